@@ -1,0 +1,103 @@
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { openBackend, type BackendSettings } from '../backends';
+import { Snapshotter } from '../snapshots/snapshotter';
+import { MetaStore } from '../store/metastore';
+import type { CallObserver } from './handlers';
+import { loadService, SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE } from './proto';
+import { lockRoot } from './root-lock';
+import { snapshotsService } from './snapshots-service';
+import { resolveGroupId } from './socket-group';
+
+/** The part of strata's configuration the server needs. */
+export interface ServeSettings extends BackendSettings {
+  address: string;
+  socket_group?: string | number;
+  sync_remove: boolean;
+}
+
+export interface RunningServer {
+  /** Stops accepting calls, lets in-flight calls finish, closes LMDB and removes the socket. */
+  close(): Promise<void>;
+}
+
+/** How long close() waits for in-flight calls before cancelling them. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+export async function serve(settings: ServeSettings, logger: Logger): Promise<RunningServer> {
+  const root = path.resolve(settings.root);
+  const address = path.resolve(settings.address);
+  await fs.mkdir(root, { recursive: true, mode: 0o700 });
+  const lock = await lockRoot(root);
+  const cleanups: Array<() => Promise<void>> = [() => lock.release()];
+  const closeAll = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  };
+  try {
+    const store = MetaStore.open(path.join(root, 'metadata'));
+    cleanups.push(() => store.close());
+    const backend = await openBackend({ ...settings, root }, store, logger);
+    cleanups.push(() => backend.close());
+    const snapshotter = new Snapshotter(store, backend, {
+      syncRemove: settings.sync_remove,
+      onBackgroundError: (err, context) => logger.warn({ err, context }, 'background storage reclaim failed'),
+    });
+
+    const server = new grpc.Server();
+    server.addService(loadService(SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE).service, snapshotsService(snapshotter, logCalls(logger)));
+    await listen(server, address, settings.socket_group);
+    cleanups.push(async () => {
+      await shutdown(server);
+      await fs.rm(address, { force: true });
+    });
+    logger.info({ root, address, backend: backend.name }, 'strata is serving');
+    return { close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function listen(server: grpc.Server, address: string, group: string | number | undefined): Promise<void> {
+  await fs.mkdir(path.dirname(address), { recursive: true, mode: 0o755 });
+  await removeStaleSocket(address);
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix://${address}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+  );
+  await fs.chmod(address, 0o660);
+  if (group !== undefined) await fs.chown(address, process.getuid?.() ?? 0, await resolveGroupId(group));
+}
+
+/** A socket file left by a crashed server is removed; one a live server answers on is an error. */
+async function removeStaleSocket(address: string): Promise<void> {
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(address);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (live) throw new Error(`address ${address} is already in use by another server`);
+  await fs.rm(address, { force: true });
+}
+
+function shutdown(server: grpc.Server): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.forceShutdown(), DRAIN_TIMEOUT_MS);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}
+
+function logCalls(logger: Logger): CallObserver {
+  return (service, method, seconds, error) => {
+    if (error === undefined) logger.debug({ service, method, seconds }, 'call');
+    else logger.debug({ service, method, seconds, err: error instanceof Error ? error.message : String(error) }, 'call failed');
+  };
+}

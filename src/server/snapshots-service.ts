@@ -1,0 +1,59 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { Snapshotter } from '../snapshots/snapshotter';
+import { serverStream, unary, type CallObserver } from './handlers';
+import {
+  commitRequest,
+  createRequest,
+  emptyRequest,
+  fromProtoKind,
+  keyRequest,
+  listRequest,
+  toProtoInfo,
+  toProtoMounts,
+  toProtoUsage,
+  updateRequest,
+} from './snapshot-messages';
+
+const SERVICE = 'snapshots';
+/** Infos per List message, as containerd's own snapshot service batches them. */
+const LIST_BATCH = 100;
+
+/** containerd.services.snapshots.v1.Snapshots over a Snapshotter: translation only. */
+export function snapshotsService(snapshotter: Snapshotter, observe: CallObserver): grpc.UntypedServiceImplementation {
+  return {
+    Prepare: unary(SERVICE, 'Prepare', createRequest, async (r) => toProtoMounts(await snapshotter.prepare(r.key, r.parent, r.labels)), observe),
+    View: unary(SERVICE, 'View', createRequest, async (r) => toProtoMounts(await snapshotter.view(r.key, r.parent, r.labels)), observe),
+    Mounts: unary(SERVICE, 'Mounts', keyRequest, async (r) => toProtoMounts(await snapshotter.mounts(r.key)), observe),
+    Commit: unary(SERVICE, 'Commit', commitRequest, async (r) => {
+      await snapshotter.commit(r.name, r.key, r.labels, r.parent);
+      return {};
+    }, observe),
+    Remove: unary(SERVICE, 'Remove', keyRequest, async (r) => {
+      await snapshotter.remove(r.key);
+      return {};
+    }, observe),
+    Stat: unary(SERVICE, 'Stat', keyRequest, (r) => ({ info: toProtoInfo(snapshotter.stat(r.key)) }), observe),
+    Update: unary(SERVICE, 'Update', updateRequest, (r) => {
+      const info = { ...r.info, kind: fromProtoKind(r.info.kind) };
+      return { info: toProtoInfo(snapshotter.update(info, r.update_mask?.paths ?? [])) };
+    }, observe),
+    List: serverStream(SERVICE, 'List', listRequest, (r) => batches(snapshotter, r.filters), observe),
+    Usage: unary(SERVICE, 'Usage', keyRequest, async (r) => toProtoUsage(await snapshotter.usage(r.key)), observe),
+    Cleanup: unary(SERVICE, 'Cleanup', emptyRequest, async () => {
+      await snapshotter.cleanup();
+      return {};
+    }, observe),
+  };
+}
+
+function* batches(snapshotter: Snapshotter, filters: string[]) {
+  let batch = [];
+  for (const info of snapshotter.list(filters)) {
+    batch.push(toProtoInfo(info));
+    if (batch.length === LIST_BATCH) {
+      yield { info: batch };
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield { info: batch };
+}

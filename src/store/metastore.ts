@@ -1,0 +1,84 @@
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { invalidArgument } from '../snapshots/errors';
+import type { SnapshotRecord } from './records';
+
+const NEXT_ID_KEY = 'next-id';
+/** lmdb-js refuses keys longer than this many bytes. */
+const MAX_KEY_BYTES = 1978;
+
+/**
+ * Snapshot metadata in an LMDB environment: records by name, a monotonic id
+ * counter, and sub-databases backends may use for their own state. It knows
+ * nothing of file systems or gRPC; the rules about kinds and parents live in
+ * the snapshotter, which runs each operation inside `transact`.
+ */
+export class MetaStore {
+  private constructor(
+    private readonly env: RootDatabase,
+    private readonly snapshots: Database<SnapshotRecord, string>,
+    private readonly meta: Database<number, string>,
+  ) {}
+
+  static open(path: string): MetaStore {
+    // Commits are synchronous and durable: a Commit acknowledged to containerd
+    // must survive a power loss, not just a process crash.
+    const env = open({ path, maxDbs: 16, overlappingSync: false, noSync: false });
+    return new MetaStore(
+      env,
+      env.openDB<SnapshotRecord, string>({ name: 'snapshots' }),
+      env.openDB<number, string>({ name: 'meta' }),
+    );
+  }
+
+  /** A database for a backend's own records; writes made during `transact` commit with it. */
+  backendDatabase(name: string): Database {
+    return this.env.openDB({ name: `backend-${name}` });
+  }
+
+  /** Runs `operation` as one write transaction: all of its writes commit together or not at all. */
+  transact<T>(operation: () => T): T {
+    return this.env.transactionSync(operation);
+  }
+
+  get(name: string): SnapshotRecord | undefined {
+    checkKey(name);
+    return this.snapshots.get(name);
+  }
+
+  put(name: string, record: SnapshotRecord): void {
+    checkKey(name);
+    this.snapshots.putSync(name, record);
+  }
+
+  delete(name: string): void {
+    this.snapshots.removeSync(name);
+  }
+
+  /** A fresh storage id; ids only grow, so debris of a crashed operation never collides with a live id. */
+  allocateId(): string {
+    const next = this.meta.get(NEXT_ID_KEY) ?? 1;
+    this.meta.putSync(NEXT_ID_KEY, next + 1);
+    return String(next);
+  }
+
+  /** Every snapshot in name order, read lazily from one consistent read snapshot. */
+  *entries(): Generator<{ name: string; record: SnapshotRecord }> {
+    for (const { key, value } of this.snapshots.getRange()) yield { name: key, record: value };
+  }
+
+  liveIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const { record } of this.entries()) ids.add(record.id);
+    return ids;
+  }
+
+  async close(): Promise<void> {
+    await this.env.close();
+  }
+}
+
+function checkKey(name: string): void {
+  if (Buffer.byteLength(name) > MAX_KEY_BYTES) {
+    throw invalidArgument(`snapshot key longer than ${MAX_KEY_BYTES} bytes`);
+  }
+}

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { isSnapshotError } from '../../src/snapshots/errors';
+import { MetaStore } from '../../src/store/metastore';
+import type { SnapshotRecord } from '../../src/store/records';
+
+function record(id: string, overrides: Partial<SnapshotRecord> = {}): SnapshotRecord {
+  return {
+    id,
+    kind: 'active',
+    parent: '',
+    parentIds: [],
+    labels: {},
+    created: '1700000000000000001',
+    updated: '1700000000000000001',
+    children: 0,
+    size: 0,
+    inodes: 0,
+    ...overrides,
+  };
+}
+
+describe('MetaStore', () => {
+  let dir: string;
+  let store: MetaStore;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-store-'));
+    store = MetaStore.open(path.join(dir, 'metadata'));
+  });
+  afterEach(async () => {
+    await store.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('stores records under names with spaces and slashes, as containerd sends them', () => {
+    const name = 'default/12/extract-123 sha256:abc';
+    store.transact(() => store.put(name, record('1', { labels: { a: 'b' } })));
+    assert.deepEqual(store.get(name), record('1', { labels: { a: 'b' } }));
+    assert.equal(store.get('default/12/extract-123'), undefined);
+  });
+
+  it('allocates increasing ids that survive reopening', async () => {
+    const first = store.transact(() => [store.allocateId(), store.allocateId()]);
+    assert.deepEqual(first, ['1', '2']);
+    await store.close();
+    store = MetaStore.open(path.join(dir, 'metadata'));
+    assert.equal(store.transact(() => store.allocateId()), '3');
+  });
+
+  it('rolls a failed transaction back entirely', () => {
+    assert.throws(() =>
+      store.transact(() => {
+        store.allocateId();
+        store.put('a', record('1'));
+        throw new Error('boom');
+      }),
+    /boom/);
+    assert.equal(store.get('a'), undefined);
+    assert.equal(store.transact(() => store.allocateId()), '1');
+  });
+
+  it('sees its own writes inside a transaction', () => {
+    store.transact(() => {
+      store.put('a', record('1'));
+      assert.equal(store.get('a')?.id, '1');
+      store.delete('a');
+      assert.equal(store.get('a'), undefined);
+    });
+  });
+
+  it('lists entries in name order and reports live ids', () => {
+    store.transact(() => {
+      store.put('b', record('2'));
+      store.put('a', record('1'));
+      store.put('c', record('7'));
+    });
+    assert.deepEqual([...store.entries()].map((e) => e.name), ['a', 'b', 'c']);
+    assert.deepEqual([...store.liveIds()].sort(), ['1', '2', '7']);
+  });
+
+  it('rejects keys LMDB cannot hold with InvalidArgument', () => {
+    const err = (() => {
+      try {
+        store.get('k'.repeat(5000));
+      } catch (e) {
+        return e;
+      }
+    })();
+    assert.ok(isSnapshotError(err, 'InvalidArgument'), String(err));
+  });
+
+  it('commits writes of a backend database with the snapshot transaction', () => {
+    const devices = store.backendDatabase('test');
+    assert.throws(() =>
+      store.transact(() => {
+        devices.putSync('dev-1', { state: 'creating' });
+        store.put('a', record('1'));
+        throw new Error('abort');
+      }),
+    );
+    assert.equal(devices.get('dev-1'), undefined);
+    store.transact(() => {
+      devices.putSync('dev-1', { state: 'created' });
+      store.put('a', record('1'));
+    });
+    assert.deepEqual(devices.get('dev-1'), { state: 'created' });
+  });
+});

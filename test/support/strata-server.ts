@@ -1,0 +1,50 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { SnapshotsClient } from '../../src/client/snapshots-client';
+import { createLogger } from '../../src/log/logger';
+import { serve, type RunningServer } from '../../src/server/serve';
+
+export interface TestServer {
+  root: string;
+  address: string;
+  client: SnapshotsClient;
+  server: RunningServer;
+  /** Stops the server and removes its root. */
+  close(): Promise<void>;
+}
+
+/** The backend the shared behaviour suite runs against: overlay on the host, thin inside the VM. */
+export const TEST_BACKEND = (process.env.STRATA_TEST_BACKEND ?? 'overlay') as 'overlay' | 'thin';
+
+/** A real strata server in this process, on a unix socket in a fresh temporary root. */
+export async function startTestServer(options: { syncRemove?: boolean } = {}): Promise<TestServer> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-'));
+  const address = path.join(root, 'strata.sock');
+  const server = await serve(
+    { root, address, backend: TEST_BACKEND, sync_remove: options.syncRemove ?? false },
+    createLogger('error'),
+  );
+  const client = new SnapshotsClient(address);
+  return {
+    root,
+    address,
+    client,
+    server,
+    async close() {
+      client.close();
+      await server.close();
+      await fs.rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The gRPC code name a rejected call failed with (e.g. "NotFound"), or "OK" if it succeeded. */
+export async function codeOf(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return 'OK';
+  } catch (err) {
+    return (err as { codeName?: string }).codeName ?? `untyped: ${String(err)}`;
+  }
+}
