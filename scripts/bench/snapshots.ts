@@ -1,0 +1,149 @@
+/**
+ * Snapshot API latency over the real unix socket: strata (overlay backend)
+ * against containerd 1.7's own overlayfs snapshotter behind the same
+ * snapshots API on the same machine. Phases alternate between the two so
+ * machine noise hits both alike. Prints median and p99 per operation and the
+ * ratio of medians (strata / containerd; below 1 means strata is faster).
+ *
+ *   node dist/scripts/bench/snapshots.js [--count N] [--scale N]
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { SnapshotsClient } from '../../src/client/snapshots-client';
+import { startContainerd } from '../../test/support/containerd';
+import { spawnStrata, type StrataProcess } from '../../test/support/strata-process';
+import { median, percentile, printTable, timeMs } from './stats';
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const COUNT = arg('count', 1000);
+const SCALE = arg('scale', 10_000);
+const CONCURRENCY = 64;
+/** containerd's garbage collector would take unreferenced snapshots mid-benchmark; both sides get the label. */
+const ROOT = { 'containerd.io/gc.root': 'bench' };
+
+interface Target {
+  name: string;
+  client: SnapshotsClient;
+  samples: Map<string, number[]>;
+}
+
+async function phase(targets: Target[], label: string, keys: string[], op: (c: SnapshotsClient, key: string, i: number) => Promise<unknown>) {
+  for (const target of targets) {
+    const samples = target.samples.get(label) ?? [];
+    for (let i = 0; i < keys.length; i++) samples.push(await timeMs(() => op(target.client, keys[i], i)));
+    target.samples.set(label, samples);
+  }
+}
+
+async function concurrentThroughput(target: Target, prefix: string, total: number): Promise<number> {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < total) {
+        const i = next++;
+        await target.client.prepare(`${prefix}/a-${i}`, '', ROOT);
+        await target.client.commit(`${prefix}/c-${i}`, `${prefix}/a-${i}`, ROOT);
+      }
+    }),
+  );
+  return total / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+async function main() {
+  const dir = await fs.mkdtemp('/tmp/sbench-');
+  let strata: StrataProcess | undefined;
+  const containerd = await startContainerd({ dir: path.join(dir, 'c') });
+  try {
+    const strataAddress = path.join(dir, 's.sock');
+    strata = await spawnStrata(['--root', path.join(dir, 'strata'), '--log-level', 'warn'], strataAddress);
+    const targets: Target[] = [
+      { name: 'strata', client: new SnapshotsClient(strataAddress), samples: new Map() },
+      {
+        name: 'containerd',
+        client: new SnapshotsClient(containerd.address, { snapshotter: 'overlayfs', namespace: containerd.namespace }),
+        samples: new Map(),
+      },
+    ];
+    const keys = Array.from({ length: COUNT }, (_, i) => String(i));
+    await phase(targets, 'Prepare', keys, (c, k) => c.prepare(`base-${k}`, '', ROOT));
+    await phase(targets, 'Commit', keys, (c, k) => c.commit(`layer-${k}`, `base-${k}`, ROOT));
+    await phase(targets, 'Prepare with parent', keys, (c, k) => c.prepare(`child-${k}`, `layer-${k}`, ROOT));
+    await phase(targets, 'Mounts', keys, (c, k) => c.mounts(`child-${k}`));
+    await phase(targets, 'Stat', keys, (c, k) => c.stat(`layer-${k}`));
+    await phase(targets, 'View', keys, (c, k) => c.view(`view-${k}`, `layer-${k}`, ROOT));
+    await phase(targets, `List (${COUNT * 4} snapshots)`, keys.slice(0, 20), async (c) => {
+      for await (const _ of c.list()) void _;
+    });
+    await phase(targets, 'Remove', keys, async (c, k) => c.remove(`view-${k}`));
+
+    const rows = [['operation', 'strata median ms', 'p99', 'containerd median ms', 'p99', 'ratio']];
+    for (const [label, ours] of targets[0].samples) {
+      const theirs = targets[1].samples.get(label)!;
+      rows.push([
+        label,
+        median(ours).toFixed(3),
+        percentile(ours, 99).toFixed(3),
+        median(theirs).toFixed(3),
+        percentile(theirs, 99).toFixed(3),
+        (median(ours) / median(theirs)).toFixed(2),
+      ]);
+    }
+    const throughput = [];
+    for (const target of targets) throughput.push(await concurrentThroughput(target, 'conc', COUNT * 2));
+    rows.push([`${CONCURRENCY}-way Prepare+Commit (ops/s)`, throughput[0].toFixed(0), '', throughput[1].toFixed(0), '', (throughput[0] / throughput[1]).toFixed(2)]);
+    console.log(`\nSnapshot API latency, ${COUNT} snapshots per phase`);
+    printTable(rows);
+    for (const target of targets) target.client.close();
+
+    await scaleCheck(strata, strataAddress);
+  } finally {
+    if (strata) {
+      strata.child.kill('SIGTERM');
+      await strata.exited;
+    }
+    await containerd.stop();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Prepare latency with 100 vs SCALE snapshots present, and the server's peak memory while listing them all. */
+async function scaleCheck(strata: StrataProcess, address: string) {
+  const client = new SnapshotsClient(address);
+  const sample = async (label: string) => {
+    const samples = [];
+    for (let i = 0; i < 200; i++) samples.push(await timeMs(() => client.prepare(`probe-${label}-${i}`)));
+    return median(samples);
+  };
+  let existing = 0;
+  for await (const _ of client.list()) existing++;
+  const grow = async (to: number) => {
+    for (; existing < to; existing++) await client.prepare(`scale-${existing}`);
+  };
+  await client.cleanup();
+  const rss = async () => {
+    const status = await fs.readFile(`/proc/${strata.child.pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+  };
+  const rows = [['snapshots present', 'Prepare median ms', 'server RSS MB before List', 'during/after List']];
+  for (const size of [Math.min(existing, 100), SCALE]) {
+    await grow(size);
+    const prepare = await sample(String(size));
+    const before = await rss();
+    let peak = before;
+    let listed = 0;
+    for await (const _ of client.list()) if (++listed % 1000 === 0) peak = Math.max(peak, await rss());
+    rows.push([String(listed), prepare.toFixed(3), before.toFixed(0), peak.toFixed(0)]);
+  }
+  console.log(`\nScale: Prepare latency and List memory as the store grows`);
+  printTable(rows);
+  client.close();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,13 @@
+/** Everything the commands print goes through here: results on stdout, problems on stderr. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printLines(lines: string[]): void {
+  if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** One line on stderr, prefixed like every strata error. */
+export function printError(message: string): void {
+  process.stderr.write(`strata: ${message.replace(/\s*\n\s*/g, '; ')}\n`);
+}
