@@ -8,6 +8,9 @@ import { Snapshotter } from '../snapshots/snapshotter';
 import { MetaStore } from '../store/metastore';
 import type { CallObserver } from './handlers';
 import { loadService, SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE } from './proto';
+import { StrataMetrics, serveMetrics } from '../metrics/metrics';
+import { HEALTH_PROTO, HEALTH_SERVICE, HealthService } from './health';
+import { notifyReady } from './readiness';
 import { lockRoot } from './root-lock';
 import { snapshotsService } from './snapshots-service';
 import { resolveGroupId } from './socket-group';
@@ -17,6 +20,7 @@ export interface ServeSettings extends BackendSettings {
   address: string;
   socket_group?: string | number;
   sync_remove: boolean;
+  metrics_address?: string;
 }
 
 export interface RunningServer {
@@ -46,14 +50,24 @@ export async function serve(settings: ServeSettings, logger: Logger): Promise<Ru
       onBackgroundError: (err, context) => logger.warn({ err, context }, 'background storage reclaim failed'),
     });
 
+    const metrics = new StrataMetrics(() => snapshotter.countByKind());
+    const observe = combineObservers(logCalls(logger), metrics.observe);
+    const health = new HealthService([SNAPSHOTS_SERVICE]);
     const server = new grpc.Server();
-    server.addService(loadService(SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE).service, snapshotsService(snapshotter, logCalls(logger)));
+    server.addService(loadService(SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE).service, snapshotsService(snapshotter, observe));
+    server.addService(loadService(HEALTH_PROTO, HEALTH_SERVICE).service, health.implementation());
     await listen(server, address, settings.socket_group);
     cleanups.push(async () => {
+      health.shutdown();
       await shutdown(server);
       await fs.rm(address, { force: true });
     });
+    if (settings.metrics_address !== undefined) {
+      const metricsServer = await serveMetrics(settings.metrics_address, metrics.registry);
+      cleanups.push(() => metricsServer.close());
+    }
     logger.info({ root, address, backend: backend.name }, 'strata is serving');
+    notifyReady((err) => logger.warn({ err: err.message }, 'could not notify systemd of readiness'));
     return { close: closeAll };
   } catch (err) {
     await closeAll();
@@ -93,6 +107,12 @@ function shutdown(server: grpc.Server): Promise<void> {
       resolve();
     });
   });
+}
+
+function combineObservers(...observers: CallObserver[]): CallObserver {
+  return (service, method, seconds, error) => {
+    for (const observe of observers) observe(service, method, seconds, error);
+  };
 }
 
 function logCalls(logger: Logger): CallObserver {

@@ -150,6 +150,12 @@ export class Snapshotter {
     }
   }
 
+  countByKind(): Record<Kind, number> {
+    const counts: Record<Kind, number> = { active: 0, view: 0, committed: 0 };
+    for (const { record } of this.store.entries()) counts[record.kind]++;
+    return counts;
+  }
+
   async usage(key: string): Promise<Usage> {
     const record = this.mustGet(key);
     if (record.kind === 'active') return this.backend.usage(toRef(record));

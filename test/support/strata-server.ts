@@ -18,11 +18,11 @@ export interface TestServer {
 export const TEST_BACKEND = (process.env.STRATA_TEST_BACKEND ?? 'overlay') as 'overlay' | 'thin';
 
 /** A real strata server in this process, on a unix socket in a fresh temporary root. */
-export async function startTestServer(options: { syncRemove?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(options: { syncRemove?: boolean; metricsAddress?: string } = {}): Promise<TestServer> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-'));
   const address = path.join(root, 'strata.sock');
   const server = await serve(
-    { root, address, backend: TEST_BACKEND, sync_remove: options.syncRemove ?? false },
+    { root, address, backend: TEST_BACKEND, sync_remove: options.syncRemove ?? false, metrics_address: options.metricsAddress },
     createLogger('error'),
   );
   const client = new SnapshotsClient(address);

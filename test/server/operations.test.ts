@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { HEALTH_PROTO, HEALTH_SERVICE } from '../../src/server/health';
+import { loadService } from '../../src/server/proto';
+import { codeOf, startTestServer, type TestServer } from '../support/strata-server';
+
+const METRICS_ADDRESS = `127.0.0.1:${20000 + (process.pid % 20000)}`;
+
+describe('health and metrics', () => {
+  let t: TestServer;
+  let health: grpc.Client;
+  before(async () => {
+    t = await startTestServer({ metricsAddress: METRICS_ADDRESS });
+    const Health = loadService(HEALTH_PROTO, HEALTH_SERVICE);
+    health = new Health(`unix://${t.address}`, grpc.credentials.createInsecure());
+  });
+  after(async () => {
+    health?.close();
+    await t?.close();
+  });
+
+  const check = (service: string) =>
+    new Promise<{ status: string }>((resolve, reject) =>
+      (health as any).Check({ service }, (err: Error | null, res: { status: string }) => (err ? reject(err) : resolve(res))),
+    );
+
+  it('answers the standard gRPC health check on the same socket', async () => {
+    assert.equal((await check('')).status, 'SERVING');
+    assert.equal((await check('containerd.services.snapshots.v1.Snapshots')).status, 'SERVING');
+    await assert.rejects(check('no.such.Service'), (err: { code: number }) => err.code === grpc.status.NOT_FOUND);
+  });
+
+  it('exports per-call latency, error counts and snapshot counts to Prometheus', async () => {
+    await t.client.prepare('m/1');
+    await t.client.prepare('m/2');
+    await t.client.view('m/3');
+    assert.equal(await codeOf(t.client.stat('missing')), 'NotFound');
+    const response = await fetch(`http://${METRICS_ADDRESS}/metrics`);
+    assert.equal(response.status, 200);
+    const body = await response.text();
+    assert.match(body, /strata_grpc_request_duration_seconds_count\{service="snapshots",method="Prepare"\} 2/);
+    assert.match(body, /strata_grpc_errors_total\{service="snapshots",method="Stat",code="NOT_FOUND"\} 1/);
+    assert.match(body, /strata_snapshots\{kind="active"\} 2/);
+    assert.match(body, /strata_snapshots\{kind="view"\} 1/);
+    assert.equal((await fetch(`http://${METRICS_ADDRESS}/other`)).status, 404);
+  });
+});
