@@ -1,0 +1,183 @@
+/**
+ * A pull parser for a (decompressed) tar stream. It reads one entry header
+ * at a time and hands out the body in the chunks it arrived in, so memory
+ * stays bounded by the source's chunk size. It also hashes every byte it
+ * sees, including the end-of-archive blocks and anything after them, which
+ * is the layer's DiffID.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { LayerFormatError } from './errors';
+import {
+  BLOCK, decodeHeader, decodePax, isZeroBlock, parsePaxTime, typeOfFlag, XATTR_PREFIX, type TarHeader,
+} from './tar-header';
+
+/** Go's archive/tar bounds PAX and GNU long-name records to 1 MiB as well. */
+export const DEFAULT_MAX_METADATA = 1 << 20;
+
+export class TarReader {
+  private readonly source: AsyncIterator<Buffer>;
+  private readonly hash: Hash = createHash('sha256');
+  private chunk: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  private remaining = 0;
+  private pad = 0;
+  private ended = false;
+  /** Bytes of tar read so far. */
+  size = 0;
+  /** Name of the entry being read, for error messages. */
+  current = '';
+
+  constructor(
+    source: AsyncIterable<Buffer>,
+    private readonly maxMetadata = DEFAULT_MAX_METADATA,
+  ) {
+    this.source = source[Symbol.asyncIterator]();
+  }
+
+  digest(): string {
+    return `sha256:${this.hash.digest('hex')}`;
+  }
+
+  private async fill(): Promise<boolean> {
+    while (this.pos >= this.chunk.length) {
+      const { value, done } = await this.source.next();
+      if (done) return false;
+      const buf = Buffer.isBuffer(value) ? value : Buffer.from(value as Uint8Array);
+      this.hash.update(buf);
+      this.size += buf.length;
+      this.chunk = buf;
+      this.pos = 0;
+    }
+    return true;
+  }
+
+  private truncated(what: string): LayerFormatError {
+    return new LayerFormatError(`truncated tar stream: it ends inside ${what}`);
+  }
+
+  /** Reads exactly n bytes; null on a clean end of stream before the first byte. */
+  private async readExact(n: number, what: string): Promise<Buffer | null> {
+    if (!(await this.fill())) return null;
+    if (this.chunk.length - this.pos >= n) {
+      this.pos += n;
+      return this.chunk.subarray(this.pos - n, this.pos);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let got = 0;
+    while (got < n) {
+      if (!(await this.fill())) throw this.truncated(what);
+      const take = Math.min(n - got, this.chunk.length - this.pos);
+      this.chunk.copy(out, got, this.pos, this.pos + take);
+      this.pos += take;
+      got += take;
+    }
+    return out;
+  }
+
+  private async skip(n: number, what: string): Promise<void> {
+    while (n > 0) {
+      if (!(await this.fill())) throw this.truncated(what);
+      const take = Math.min(n, this.chunk.length - this.pos);
+      this.pos += take;
+      n -= take;
+    }
+  }
+
+  /** The next piece of the current entry's body, or null when it is all read. */
+  async readBody(): Promise<Buffer | null> {
+    if (this.remaining === 0) return null;
+    if (!(await this.fill())) throw this.truncated(`the content of ${JSON.stringify(this.current)}`);
+    const take = Math.min(this.remaining, this.chunk.length - this.pos);
+    this.pos += take;
+    this.remaining -= take;
+    return this.chunk.subarray(this.pos - take, this.pos);
+  }
+
+  private async readMetadata(size: number, kind: string): Promise<Buffer> {
+    if (size > this.maxMetadata) {
+      throw new LayerFormatError(`${kind} of ${size} bytes after entry ${JSON.stringify(this.current)} exceeds the ${this.maxMetadata}-byte limit`);
+    }
+    const data = (await this.readExact(size, kind)) ?? (size === 0 ? Buffer.alloc(0) : null);
+    if (!data) throw this.truncated(kind);
+    await this.skip((BLOCK - (size % BLOCK)) % BLOCK, kind);
+    // Copy: the slice may pin a large source chunk.
+    return Buffer.from(data);
+  }
+
+  /** Advances to the next entry (skipping what is left of the current body); null at the end. */
+  async next(): Promise<TarHeader | null> {
+    if (this.ended) return null;
+    await this.skip(this.remaining + this.pad, `the content of ${JSON.stringify(this.current)}`);
+    this.remaining = 0;
+    this.pad = 0;
+    let pax = new Map<string, Buffer>();
+    let longName: string | undefined;
+    let longLink: string | undefined;
+    for (;;) {
+      const block = await this.readExact(BLOCK, 'a tar header');
+      if (!block) throw new LayerFormatError('truncated tar stream: no end-of-archive marker');
+      if (isZeroBlock(block)) {
+        await this.finish();
+        return null;
+      }
+      const raw = decodeHeader(block);
+      switch (raw.typeflag) {
+        case 'x':
+          pax = new Map([...pax, ...decodePax(await this.readMetadata(raw.size, 'a PAX header'))]);
+          continue;
+        case 'g':
+          // Global records apply to later entries in theory; containerd ignores them too.
+          await this.readMetadata(raw.size, 'a PAX global header');
+          continue;
+        case 'L':
+          longName = (await this.readMetadata(raw.size, 'a GNU long name')).toString('utf8').replace(/\0+$/, '');
+          continue;
+        case 'K':
+          longLink = (await this.readMetadata(raw.size, 'a GNU long link name')).toString('utf8').replace(/\0+$/, '');
+          continue;
+      }
+      const name = pax.get('path')?.toString('utf8') ?? longName ?? raw.name;
+      this.current = name;
+      const type = typeOfFlag(raw.typeflag);
+      if (!type) {
+        throw new LayerFormatError(`entry ${JSON.stringify(name)} has unsupported type flag ${JSON.stringify(raw.typeflag)}`);
+      }
+      const num = (key: string, fallback: number) => {
+        const v = pax.get(key)?.toString('latin1');
+        if (v === undefined) return fallback;
+        if (!/^\d+$/.test(v)) throw new LayerFormatError(`entry ${JSON.stringify(name)} has a bad PAX ${key} ${JSON.stringify(v)}`);
+        return Number(v);
+      };
+      const xattrs = new Map<string, Buffer>();
+      for (const [key, value] of pax) if (key.startsWith(XATTR_PREFIX)) xattrs.set(key.slice(XATTR_PREFIX.length), value);
+      const mtime = pax.get('mtime');
+      const header: TarHeader = {
+        name,
+        type,
+        mode: raw.mode & 0o7777,
+        uid: num('uid', raw.uid),
+        gid: num('gid', raw.gid),
+        size: num('size', raw.size),
+        mtimeNs: mtime ? parsePaxTime(mtime.toString('latin1')) : BigInt(raw.mtimeSec) * 1_000_000_000n,
+        linkname: pax.get('linkpath')?.toString('utf8') ?? longLink ?? raw.linkname,
+        devMajor: raw.devMajor,
+        devMinor: raw.devMinor,
+        xattrs,
+      };
+      // Only regular files carry data: like Go's archive/tar (containerd), the
+      // size field of header-only types is ignored.
+      if (type !== 'file') header.size = 0;
+      this.remaining = header.size;
+      this.pad = (BLOCK - (header.size % BLOCK)) % BLOCK;
+      return header;
+    }
+  }
+
+  /** After the first zero block: expect a second, then hash whatever follows. */
+  private async finish(): Promise<void> {
+    this.ended = true;
+    const second = await this.readExact(BLOCK, 'the end-of-archive marker');
+    if (second && !isZeroBlock(second)) throw new LayerFormatError('data after a single zero block (corrupt end-of-archive marker)');
+    while (await this.fill()) this.pos = this.chunk.length;
+  }
+}

@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { applyLayer } from '../../src/changeset/applier';
+import { compareTrees } from '../../src/changeset/compare';
+import { overlayUpperChanges } from '../../src/changeset/overlay-upper';
+import { describeTree, makeRichTree, sh, tempDir } from './fixtures';
+import { layerBytes, listEntries } from './layer-io';
+
+interface Overlay { lower: string; upper: string; work: string; merged: string }
+
+function overlay(t: { after(fn: () => void): void }, lowerDirs?: string[]): Overlay {
+  const dir = tempDir(t, 'ovl');
+  const o = { lower: path.join(dir, 'l'), upper: path.join(dir, 'u'), work: path.join(dir, 'w'), merged: path.join(dir, 'm') };
+  Object.values(o).forEach((d) => fs.mkdirSync(d));
+  if (!lowerDirs) makeRichTree(o.lower);
+  const lowers = (lowerDirs ?? [o.lower]).join(':');
+  sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers},upperdir=${o.upper},workdir=${o.work}`, o.merged]);
+  let mounted = true;
+  t.after(() => { if (mounted) sh('umount', [o.merged]); });
+  return Object.assign(o, { unmount: () => { sh('umount', [o.merged]); mounted = false; } });
+}
+
+test('the upper-dir fast path writes the same entries as the full compare', async (t) => {
+  const o = overlay(t) as Overlay & { unmount(): void };
+  const m = (rel: string) => path.join(o.merged, rel);
+  fs.writeFileSync(m('etc/hostname'), 'changed\n');
+  fs.rmSync(m('usr/bin/suid'));
+  fs.rmSync(m('a'), { recursive: true });
+  fs.mkdirSync(m('new-dir/sub'), { recursive: true });
+  fs.writeFileSync(m('new-dir/sub/file'), 'n');
+  fs.chmodSync(m('usr/bin/ping'), 0o711);
+  sh('setfattr', ['-n', 'user.added', '-v', 'x', m('a.txt')]);
+  fs.symlinkSync('target', m('var/new-link'));
+
+  const full = await listEntries(await layerBytes(compareTrees(o.lower, o.merged)));
+  o.unmount();
+  const fast = await listEntries(await layerBytes(overlayUpperChanges(o.upper, [o.lower])));
+  assert.deepEqual(fast, full);
+  assert.ok(fast.some((e) => e.name === 'usr/bin/.wh.suid'));
+  assert.ok(fast.some((e) => e.name === '.wh.a'));
+  assert.ok(fast.every((e) => !Object.keys(e.xattrs).some((k) => k.startsWith('trusted.overlay.'))));
+});
+
+test('an opaque directory becomes .wh..wh..opq and both apply modes reproduce the merged view', async (t) => {
+  const o = overlay(t) as Overlay & { unmount(): void };
+  fs.rmSync(path.join(o.merged, 'etc'), { recursive: true });
+  fs.mkdirSync(path.join(o.merged, 'etc'));
+  fs.writeFileSync(path.join(o.merged, 'etc/only'), 'only');
+  fs.rmSync(path.join(o.merged, 'fifo'));
+  const merged = await describeTree(o.merged, { links: false });
+  o.unmount();
+
+  const tar = await layerBytes(overlayUpperChanges(o.upper, [o.lower]));
+  const names = (await listEntries(tar)).map((e) => e.name);
+  // A whiteout sits where the deleted path sorts, as in containerd.
+  assert.deepEqual(names, ['etc/', 'etc/.wh..wh..opq', 'etc/only', '.wh.fifo']);
+
+  // (a) a plain directory holding the lower content
+  const dir = tempDir(t);
+  const copy = path.join(dir, 'copy');
+  sh('cp', ['-a', o.lower, copy]);
+  await applyLayer(Readable.from([tar]), copy, { mode: 'directory' });
+  assert.deepEqual(await describeTree(copy, { links: false }), merged);
+
+  // (b) a fresh upper dir, written without mounting, then mounted over the same lower
+  const o2 = { upper: path.join(dir, 'u2'), work: path.join(dir, 'w2'), merged: path.join(dir, 'm2') };
+  Object.values(o2).forEach((d) => fs.mkdirSync(d));
+  const lowerBefore = await describeTree(o.lower);
+  await applyLayer(Readable.from([tar]), o2.upper, { mode: 'overlay-upper' });
+  assert.deepEqual(await describeTree(o.lower), lowerBefore, 'lower content untouched');
+  const upperView = await describeTree(o2.upper);
+  assert.equal(upperView['fifo'].type, 'char');
+  assert.equal(upperView['fifo'].device, JSON.stringify({ major: 0, minor: 0 }));
+  assert.equal(upperView['etc'].xattrs['trusted.overlay.opaque'], Buffer.from('y').toString('hex'));
+  sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${o.lower},upperdir=${o2.upper},workdir=${o2.work}`, o2.merged]);
+  try {
+    assert.deepEqual(await describeTree(o2.merged, { links: false }), merged);
+  } finally {
+    sh('umount', [o2.merged]);
+  }
+});
+
+test('whiteouts of paths no lower layer has are dropped; a multi-layer lower chain is honoured', async (t) => {
+  const dir = tempDir(t);
+  const [l1, l2] = [path.join(dir, 'l1'), path.join(dir, 'l2')];
+  fs.mkdirSync(l1);
+  fs.mkdirSync(l2);
+  fs.writeFileSync(path.join(l1, 'bottom'), 'b');
+  fs.writeFileSync(path.join(l2, 'top'), 't');
+  const o = overlay(t, [l2, l1]) as Overlay & { unmount(): void };
+  fs.rmSync(path.join(o.merged, 'bottom'));
+  fs.writeFileSync(path.join(o.merged, 'temp'), '');
+  fs.rmSync(path.join(o.merged, 'temp'));
+  o.unmount();
+  const entries = await listEntries(await layerBytes(overlayUpperChanges(o.upper, [l2, l1])));
+  assert.deepEqual(entries.map((e) => e.name), ['.wh.bottom']);
+});
