@@ -5,7 +5,6 @@ import {
   commitRequest,
   createRequest,
   emptyRequest,
-  fromProtoKind,
   keyRequest,
   listRequest,
   toProtoInfo,
@@ -34,8 +33,7 @@ export function snapshotsService(snapshotter: Snapshotter, observe: CallObserver
     }, observe),
     Stat: unary(SERVICE, 'Stat', keyRequest, (r) => ({ info: toProtoInfo(snapshotter.stat(r.key)) }), observe),
     Update: unary(SERVICE, 'Update', updateRequest, (r) => {
-      const info = { ...r.info, kind: fromProtoKind(r.info.kind) };
-      return { info: toProtoInfo(snapshotter.update(info, r.update_mask?.paths ?? [])) };
+      return { info: toProtoInfo(snapshotter.update(r.info, r.update_mask?.paths ?? [])) };
     }, observe),
     List: serverStream(SERVICE, 'List', listRequest, (r) => batches(snapshotter, r.filters), observe),
     Usage: unary(SERVICE, 'Usage', keyRequest, async (r) => toProtoUsage(await snapshotter.usage(r.key)), observe),

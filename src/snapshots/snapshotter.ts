@@ -14,11 +14,15 @@ export interface SnapshotterOptions {
   onBackgroundError?: (err: unknown, context: string) => void;
 }
 
-/** What Update receives: name identifies the snapshot; parent and kind, when given, must not change. */
+/**
+ * What Update receives: name identifies the snapshot; a parent, when given,
+ * must not change. There is no kind: containerd's proxy client sends every
+ * Update as COMMITTED whatever the snapshot is, so the value says nothing and
+ * a kind change can only be asked for through the field mask, which refuses it.
+ */
 export interface SnapshotUpdate {
   name: string;
   parent: string;
-  kind?: Kind;
   labels: Labels;
 }
 
@@ -122,9 +126,6 @@ export class Snapshotter {
       const record = this.mustGet(info.name);
       if (info.parent !== '' && info.parent !== record.parent) {
         throw invalidArgument(`cannot change parent of snapshot ${JSON.stringify(info.name)}`);
-      }
-      if (info.kind !== undefined && info.kind !== record.kind) {
-        throw invalidArgument(`cannot change kind of snapshot ${JSON.stringify(info.name)}`);
       }
       let labels = { ...record.labels };
       for (const path of fieldPaths) {
