@@ -2,20 +2,27 @@ import type { Logger } from 'pino';
 import type { Backend } from '../snapshots/backend';
 import type { MetaStore } from '../store/metastore';
 import { createOverlayBackend } from './overlay';
+import { createThinBackend, type ThinConfig } from './thin';
 
 export type BackendName = 'overlay' | 'thin';
 
 export interface BackendSettings {
   root: string;
   backend: BackendName;
+  thin: ThinConfig;
 }
 
 /** Opens the configured backend over the strata root. */
-export async function openBackend(settings: BackendSettings, _store: MetaStore, _logger: Logger): Promise<Backend> {
+export async function openBackend(settings: BackendSettings, store: MetaStore, logger: Logger): Promise<Backend> {
   switch (settings.backend) {
     case 'overlay':
       return createOverlayBackend({ root: settings.root });
     case 'thin':
-      throw new Error('the thin backend is not part of this build yet');
+      return createThinBackend({
+        root: settings.root,
+        config: settings.thin,
+        db: store.backendDatabase('thin'),
+        log: (msg, fields) => logger.info(fields ?? {}, msg),
+      });
   }
 }

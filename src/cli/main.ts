@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerDiff } from './commands/diff';
 import { registerServe } from './commands/serve';
 import { registerSnapshot } from './commands/snapshot';
+import { registerStatus } from './commands/status';
 import { printError } from './output';
-import { packageVersion } from './version';
+import { packageVersion } from '../package-root';
 
 /** Each command group lives in one module under commands/ and registers itself here. */
-const COMMANDS = [registerServe, registerSnapshot];
+const COMMANDS = [registerServe, registerSnapshot, registerDiff, registerStatus];
 
 function buildProgram(): Command {
   const program = new Command('strata')

@@ -4,8 +4,10 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { openBackend, type BackendSettings } from '../backends';
+import { DIFF_PROTO, DIFF_SERVICE, diffService } from '../diff';
 import { Snapshotter } from '../snapshots/snapshotter';
 import { MetaStore } from '../store/metastore';
+import { packageVersion } from '../package-root';
 import type { CallObserver } from './handlers';
 import { loadService, SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE } from './proto';
 import { StrataMetrics, serveMetrics } from '../metrics/metrics';
@@ -13,6 +15,7 @@ import { HEALTH_PROTO, HEALTH_SERVICE, HealthService } from './health';
 import { notifyReady } from './readiness';
 import { lockRoot } from './root-lock';
 import { snapshotsService } from './snapshots-service';
+import { STATUS_PROTO, STATUS_SERVICE, statusService } from './status-service';
 import { resolveGroupId } from './socket-group';
 
 /** The part of strata's configuration the server needs. */
@@ -52,10 +55,15 @@ export async function serve(settings: ServeSettings, logger: Logger): Promise<Ru
 
     const metrics = new StrataMetrics(() => snapshotter.countByKind());
     const observe = combineObservers(logCalls(logger), metrics.observe);
-    const health = new HealthService([SNAPSHOTS_SERVICE]);
+    const health = new HealthService([SNAPSHOTS_SERVICE, STATUS_SERVICE]);
     const server = new grpc.Server();
     server.addService(loadService(SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE).service, snapshotsService(snapshotter, observe));
+    server.addService(loadService(DIFF_PROTO, DIFF_SERVICE).service, diffService({ ...settings, root, onLayerBytes: (direction, bytes) => metrics.layerBytes.inc({ direction }, bytes) }, observe));
     server.addService(loadService(HEALTH_PROTO, HEALTH_SERVICE).service, health.implementation());
+    server.addService(
+      loadService(STATUS_PROTO, STATUS_SERVICE).service,
+      statusService({ version: packageVersion(), root }, snapshotter, backend, observe),
+    );
     await listen(server, address, settings.socket_group);
     cleanups.push(async () => {
       health.shutdown();

@@ -1,5 +1,8 @@
 import type { Kind, Labels, Mount, SnapshotRef, Usage } from './types';
 
+/** Backend-specific facts, e.g. a thin pool's usage; JSON-serialisable. */
+export type BackendStatus = object;
+
 /** A snapshot about to be created, before it has a storage id. */
 export interface NewSnapshot {
   kind: Exclude<Kind, 'committed'>;
@@ -38,5 +41,7 @@ export interface Backend {
   remove(id: string): Promise<void>;
   /** Reclaims all storage that belongs to no id in `live`; returns the ids it removed. */
   cleanup(live: ReadonlySet<string>): Promise<string[]>;
+  /** What `strata status` shows about the storage, as plain JSON-able data. */
+  status(): Promise<BackendStatus>;
   close(): Promise<void>;
 }

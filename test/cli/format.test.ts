@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { mountCommands } from '../../src/cli/format/mounts';
 import { formatTimestamp } from '../../src/cli/format/snapshot';
-import { humanBytes } from '../../src/cli/format/size';
+import { humanBytes } from '../../src/bytes';
 import { formatTable } from '../../src/cli/format/table';
 import { buildTree, drawTree } from '../../src/cli/format/tree';
 import type { SnapshotInfo } from '../../src/snapshots/types';

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SnapshotsClient } from '../../src/client/snapshots-client';
+import { thinConfigSchema } from '../../src/backends/thin';
 import { createLogger } from '../../src/log/logger';
 import { serve, type RunningServer } from '../../src/server/serve';
 
@@ -17,12 +18,22 @@ export interface TestServer {
 /** The backend the shared behaviour suite runs against: overlay on the host, thin inside the VM. */
 export const TEST_BACKEND = (process.env.STRATA_TEST_BACKEND ?? 'overlay') as 'overlay' | 'thin';
 
+/** A small loopback pool: sparse files, a base device quick to format under emulation. */
+const TEST_THIN_CONFIG = thinConfigSchema.parse({ data_size: '2GiB', metadata_size: '64MiB', base_image_size: '64MiB' });
+
 /** A real strata server in this process, on a unix socket in a fresh temporary root. */
 export async function startTestServer(options: { syncRemove?: boolean; metricsAddress?: string } = {}): Promise<TestServer> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-'));
   const address = path.join(root, 'strata.sock');
   const server = await serve(
-    { root, address, backend: TEST_BACKEND, sync_remove: options.syncRemove ?? false, metrics_address: options.metricsAddress },
+    {
+      root,
+      address,
+      backend: TEST_BACKEND,
+      sync_remove: options.syncRemove ?? false,
+      metrics_address: options.metricsAddress,
+      thin: TEST_THIN_CONFIG,
+    },
     createLogger('error'),
   );
   const client = new SnapshotsClient(address);

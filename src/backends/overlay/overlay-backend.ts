@@ -3,7 +3,7 @@ import { chmod, lchown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { diskUsage } from '../../fsutil/usage';
-import type { Backend, NewSnapshot, StagedStorage } from '../../snapshots/backend';
+import type { Backend, BackendStatus, NewSnapshot, StagedStorage } from '../../snapshots/backend';
 import { failedPrecondition, invalidArgument, notFound } from '../../snapshots/errors';
 import type { Mount, SnapshotRef, Usage } from '../../snapshots/types';
 import type { OverlayFeatures } from './features';
@@ -140,6 +140,10 @@ export class OverlayBackend implements Backend {
     // What failed is left under its trash name for the next cleanup.
     if (failure) throw failure.reason;
     return unclaimed;
+  }
+
+  async status(): Promise<BackendStatus> {
+    return { snapshotsDir: this.layout.snapshotsDir, features: this.features, pendingDeletions: this.#removing.size };
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import type { Labels, SnapshotInfo } from '../../snapshots/types';
 import { withClient } from '../client';
 import { mountCommands } from '../format/mounts';
 import { describeSnapshot, KIND_TITLES, labelLines, snapshotJson } from '../format/snapshot';
-import { humanBytes } from '../format/size';
+import { humanBytes } from '../../bytes';
 import { formatTable } from '../format/table';
 import { buildTree, drawTree } from '../format/tree';
 import { collectLabel, parseLabel } from '../labels';

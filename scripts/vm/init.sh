@@ -1,0 +1,44 @@
+#!/bin/busybox sh
+# /init of the test VM: load the modules, chroot into the host's root (shared
+# read-only over 9p), run the job the host left in the results share, write
+# its exit code next to its output, power off.
+/bin/busybox --install -s /bin
+export PATH=/bin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+while read -r module; do
+  # A module some other module already pulled in, or a CPU-specific variant the
+  # emulated CPU lacks (crc32c-intel), fails harmlessly here.
+  insmod "/modules/$module" 2>/dev/null || true
+done < /modules.order
+
+fail() {
+  echo "vm-init: $*" > /dev/console
+  poweroff -f
+}
+
+mkdir -p /newroot
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose hostroot /newroot || fail "cannot mount the host root"
+# Everything the guest writes goes to tmpfs or the results share: the host root stays untouched.
+mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
+mount -t tmpfs -o mode=755 tmpfs /newroot/run
+mount -t proc proc /newroot/proc
+mount -t sysfs sysfs /newroot/sys
+mount -t devtmpfs devtmpfs /newroot/dev
+mkdir -p /newroot/dev/pts /newroot/dev/shm
+mount -t devpts devpts /newroot/dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /newroot/dev/shm
+if [ -d /sys/fs/cgroup ]; then mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup 2>/dev/null || true; fi
+
+mkdir -p /newroot/run/vm-results
+# cache=none: every write reaches the host at once, so output survives a timeout kill.
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none results /newroot/run/vm-results || fail "cannot mount the results share"
+
+chroot /newroot /bin/sh /run/vm-results/job.sh > /newroot/run/vm-results/stdout 2> /newroot/run/vm-results/stderr
+echo $? > /newroot/run/vm-results/exit-code
+sync
+umount /newroot/run/vm-results
+poweroff -f

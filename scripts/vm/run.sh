@@ -1,0 +1,96 @@
+#!/bin/sh
+# Runs COMMAND inside a qemu VM whose kernel has device-mapper, and exits with
+# COMMAND's exit code. The guest chroots into this machine's root (read-only
+# over 9p), so the node, node_modules and dist/ it runs are exactly the
+# host's; it can write only to its tmpfs /tmp and /run and to the results share.
+#
+# usage: run.sh [--results DIR] [--timeout SECONDS] -- COMMAND...
+#   --results DIR  keep stdout, stderr, exit-code and console.log in DIR
+#                  (default: a temporary directory, removed afterwards)
+#   --timeout S    kill the VM after S seconds and exit 124 (default 600)
+# Forwarded into the guest: PATH, HOME, LANG, TZ, NODE_OPTIONS, every STRATA_*
+# variable, and the names listed in $VM_ENV (space-separated).
+# The current directory must exist in the guest: not under /tmp or /run.
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+results=""
+timeout_s=600
+while [ $# -gt 0 ]; do
+  case $1 in
+    --results) results=$2; shift 2 ;;
+    --timeout) timeout_s=$2; shift 2 ;;
+    --) shift; break ;;
+    *) echo "usage: $0 [--results DIR] [--timeout SECONDS] -- COMMAND..." >&2; exit 2 ;;
+  esac
+done
+[ $# -gt 0 ] || { echo "run.sh: no command given" >&2; exit 2; }
+
+case $PWD in
+  /tmp|/tmp/*|/run|/run/*)
+    echo "run.sh: the current directory $PWD is on tmpfs inside the VM; run from elsewhere" >&2
+    exit 2 ;;
+esac
+
+. "$HERE/kernel.sh"
+kver=$(vm_kernel_version)
+cache=${STRATA_VM_CACHE:-/var/tmp/strata-vm}
+initrd="$cache/initramfs-$kver.gz"
+"$HERE/build-initramfs.sh" "$initrd"
+
+if [ -n "$results" ]; then
+  mkdir -p "$results"
+  results=$(cd "$results" && pwd)
+  rm -f "$results/stdout" "$results/stderr" "$results/exit-code" "$results/console.log" "$results/job.sh"
+else
+  results=$(mktemp -d /tmp/strata-vm.XXXXXX)
+  trap 'rm -rf "$results"' EXIT
+fi
+
+# Single-quotes a word for sh: ' becomes '\''.
+quote() {
+  printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
+{
+  echo "set -e"
+  for name in PATH HOME LANG TZ NODE_OPTIONS $(env | sed -n 's/^\(STRATA_[A-Za-z0-9_]*\)=.*/\1/p') ${VM_ENV:-}; do
+    eval "set=\${$name+x}"
+    # shellcheck disable=SC2154
+    [ "$set" = x ] || continue
+    eval "value=\$$name"
+    echo "export $name=$(quote "$value")"
+  done
+  # No udev in the guest: dmsetup must create the /dev/mapper nodes itself.
+  echo "export DM_DISABLE_UDEV=1"
+  echo "cd $(quote "$PWD")"
+  printf 'exec'
+  for arg in "$@"; do printf ' %s' "$(quote "$arg")"; done
+  echo
+} > "$results/job.sh"
+
+status=0
+timeout -k 5 "$timeout_s" qemu-system-x86_64 \
+  -accel tcg,thread=multi -cpu qemu64 -m "${STRATA_VM_MEMORY:-2048}" -smp "${STRATA_VM_CPUS:-2}" \
+  -display none -no-reboot -nodefaults -no-user-config \
+  -serial "file:$results/console.log" \
+  -kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
+  -append "console=ttyS0 quiet panic=-1" \
+  -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+  -virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap" \
+  < /dev/null || status=$?
+
+[ -f "$results/stdout" ] && cat "$results/stdout"
+[ -f "$results/stderr" ] && cat "$results/stderr" >&2
+
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+  echo "run.sh: the VM did not finish within ${timeout_s}s; console:" >&2
+  tail -n 40 "$results/console.log" >&2 || true
+  exit 124
+fi
+if [ ! -f "$results/exit-code" ]; then
+  echo "run.sh: the VM stopped without reporting an exit code (qemu exit $status); console:" >&2
+  tail -n 40 "$results/console.log" >&2 || true
+  exit 125
+fi
+exit "$(cat "$results/exit-code")"

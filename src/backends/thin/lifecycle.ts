@@ -1,0 +1,91 @@
+import { notFound } from '../../snapshots/errors';
+import type { DeviceRecord, DeviceState, DeviceStore } from './devices';
+import { growFilesystem, type FsType } from './filesystem';
+import type { ThinPool } from './pool';
+
+/**
+ * Thin devices through their recorded states (containerd's PoolDevice): each
+ * device-mapper operation is bracketed by a state written before it starts
+ * and one written when it is done, so a crash leaves a record of what was
+ * under way. Callers serialise the calls.
+ */
+export class DeviceLifecycle {
+  constructor(
+    readonly pool: ThinPool,
+    readonly store: DeviceStore,
+    private readonly fsType: FsType,
+    private readonly discardBlocks: boolean,
+  ) {}
+
+  get(deviceId: number): DeviceRecord {
+    const record = this.store.get(deviceId);
+    if (!record) throw notFound(`thin device ${deviceId} has no record`);
+    return record;
+  }
+
+  /** Records a new device in state "creating": a snapshot of `originId`, or an empty device without one. */
+  add(fields: { size: number; originId?: number; growFs?: boolean }): DeviceRecord {
+    return this.store.add(fields);
+  }
+
+  /** Creates a recorded device in the pool. */
+  async create(deviceId: number): Promise<void> {
+    const { originId } = this.get(deviceId);
+    // Only the lifecycle activates devices, so the origin's record tells whether it is active.
+    const originActive = originId !== undefined && this.get(originId).state === 'activated';
+    await this.transition(deviceId, 'creating', 'created', () =>
+      originId === undefined ? this.pool.createThin(deviceId) : this.pool.createSnapshot(deviceId, originId, originActive),
+    );
+  }
+
+  /** Activates a device (again) and, the first time, grows its file system to the device's size. */
+  async activate(deviceId: number): Promise<void> {
+    const record = this.get(deviceId);
+    await this.transition(deviceId, 'activating', 'activated', () => this.pool.activate(deviceId, record.size));
+    if (record.growFs) {
+      await growFilesystem(this.fsType, this.pool.devicePath(deviceId));
+      this.store.update(deviceId, { growFs: false });
+    }
+  }
+
+  async deactivate(deviceId: number): Promise<void> {
+    await this.transition(deviceId, 'deactivating', 'deactivated', () => this.pool.deactivate(deviceId));
+  }
+
+  /** Deactivates a device, discards its blocks if configured, deletes it from the pool and forgets it. */
+  async reclaim(deviceId: number): Promise<void> {
+    const record = this.get(deviceId);
+    // Only a device that settled after creation is surely in the pool; the
+    // others may never have been created or may be half removed already.
+    const present = record.state !== 'creating' && record.state !== 'faulty' && record.state !== 'removing' && record.state !== 'removed';
+    await this.transition(deviceId, 'removing', 'removed', async () => {
+      if (this.discardBlocks && present) {
+        await this.pool.activate(deviceId, record.size);
+        await this.pool.discard(deviceId);
+      }
+      await this.pool.deactivate(deviceId);
+      await this.pool.deleteThin(deviceId, { missingOk: !present });
+    });
+    this.store.delete(deviceId);
+  }
+
+  /** Gives up on a device whose state cannot be trusted; `reclaim` removes it. */
+  markFaulty(deviceId: number, reason: string): void {
+    this.store.update(deviceId, { state: 'faulty', error: reason });
+  }
+
+  /**
+   * Runs one device-mapper operation between two recorded states. On failure
+   * the device keeps the "-ing" state, with the error, for `reconcile`.
+   */
+  private async transition(deviceId: number, trying: DeviceState, done: DeviceState, operation: () => Promise<void>): Promise<void> {
+    this.store.update(deviceId, { state: trying });
+    try {
+      await operation();
+    } catch (err) {
+      this.store.update(deviceId, { error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    }
+    this.store.update(deviceId, { state: done, error: undefined });
+  }
+}

@@ -1,0 +1,195 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { failedPrecondition } from '../../snapshots/errors';
+import { runTool, ToolError } from './exec';
+import * as dmsetup from './dmsetup';
+import type { LoopbackFiles } from './loopback';
+import { deviceNumber } from './losetup';
+
+/** Docker's default thin-pool block size: 64 KiB. */
+const DATA_BLOCK_SECTORS = 128;
+const METADATA_BLOCK_BYTES = 4096;
+/** The pool raises an event when free data blocks fall below this share; the loopback grower waits for it. */
+const LOW_WATER_PERCENT = 20;
+
+/** Below the low-water mark, or out of data space already. */
+export function isLow(space: PoolSpace): boolean {
+  const free = space.dataTotalBytes - space.dataUsedBytes;
+  return free * 100 < space.dataTotalBytes * LOW_WATER_PERCENT || space.mode === 'out_of_data_space';
+}
+
+export interface PoolSpace {
+  dataUsedBytes: number;
+  dataTotalBytes: number;
+  metadataUsedBytes: number;
+  metadataTotalBytes: number;
+  /** rw, ro, or out_of_data_space. */
+  mode: string;
+  needsCheck: boolean;
+}
+
+/** The name of the loopback pool of a strata root: one per root, so instances on one machine never share one. */
+export function loopbackPoolName(root: string): string {
+  return `strata-${createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 12)}-pool`;
+}
+
+/**
+ * One device-mapper thin-pool and the thin devices in it (containerd's
+ * PoolDevice without the records): pool messages, activation tables, status.
+ */
+export class ThinPool {
+  private constructor(
+    readonly name: string,
+    /** "MAJOR:MINOR" of the pool, which thin tables name. */
+    private readonly poolDevice: string,
+    readonly dataBlockBytes: number,
+    /** Set when strata created the pool from sparse files, which it can then grow. */
+    readonly loopback: LoopbackFiles | undefined,
+  ) {}
+
+  /** Opens an existing thin-pool by name. */
+  static async openExisting(name: string): Promise<ThinPool> {
+    const info = await dmsetup.info(name);
+    if (!info) throw failedPrecondition(`thin-pool ${JSON.stringify(name)} does not exist (dmsetup info found no such device)`);
+    return new ThinPool(name, `${info.major}:${info.minor}`, await dataBlockBytes(name), undefined);
+  }
+
+  /** Opens the pool on `files`, creating its device-mapper device if it is not there (first start, or after a reboot). */
+  static async openLoopback(name: string, files: LoopbackFiles): Promise<ThinPool> {
+    if (!(await dmsetup.info(name))) {
+      await dmsetup.create(name, await poolTable(files));
+    }
+    const info = await dmsetup.info(name);
+    if (!info) throw new Error(`thin-pool ${name} vanished right after it was created`);
+    return new ThinPool(name, `${info.major}:${info.minor}`, await dataBlockBytes(name), files);
+  }
+
+  deviceName(deviceId: number): string {
+    return `${this.name}-snap-${deviceId}`;
+  }
+
+  devicePath(deviceId: number): string {
+    return `/dev/mapper/${this.deviceName(deviceId)}`;
+  }
+
+  async createThin(deviceId: number): Promise<void> {
+    await dmsetup.message(this.name, 0, `create_thin ${deviceId}`);
+  }
+
+  /**
+   * Snapshots `originId`. An active origin is suspended meanwhile, so writes
+   * in flight are either wholly in the snapshot or not at all.
+   */
+  async createSnapshot(deviceId: number, originId: number, originActive: boolean): Promise<void> {
+    const origin = this.deviceName(originId);
+    if (originActive) await dmsetup.suspend(origin);
+    try {
+      await dmsetup.message(this.name, 0, `create_snap ${deviceId} ${originId}`);
+    } finally {
+      if (originActive) await dmsetup.resume(origin);
+    }
+  }
+
+  /** Deletes a thin device from the pool; `missingOk` tolerates one that never got created. */
+  async deleteThin(deviceId: number, options: { missingOk?: boolean } = {}): Promise<void> {
+    try {
+      await dmsetup.message(this.name, 0, `delete ${deviceId}`);
+    } catch (err) {
+      if (options.missingOk && err instanceof ToolError && /No data available/i.test(err.stderr)) return;
+      throw err;
+    }
+  }
+
+  /** Makes /dev/mapper/<name> of a thin device with the given size; an active one is resumed if suspended. */
+  async activate(deviceId: number, sizeBytes: number): Promise<void> {
+    const name = this.deviceName(deviceId);
+    try {
+      await dmsetup.create(name, `0 ${Math.floor(sizeBytes / dmsetup.SECTOR_BYTES)} thin ${this.poolDevice} ${deviceId}`);
+    } catch (err) {
+      // Creating a name that is taken fails (EBUSY); only then is the device asked about.
+      const info = await dmsetup.info(name);
+      if (!info) throw err;
+      if (info.suspended) await dmsetup.resume(name);
+      else await dmsetup.ensureNode(name);
+    }
+  }
+
+  /** Removes the device-mapper device; an inactive one is left as it is. */
+  async deactivate(deviceId: number): Promise<void> {
+    try {
+      await dmsetup.remove(this.deviceName(deviceId));
+    } catch (err) {
+      if (!dmsetup.isNoSuchDevice(err)) throw err;
+    }
+  }
+
+  /** Bytes of pool data an active thin device maps (its own and those it shares with its origins). */
+  async mappedBytes(deviceId: number): Promise<number> {
+    return dmsetup.parseThinMappedSectors(await dmsetup.status(this.deviceName(deviceId))) * dmsetup.SECTOR_BYTES;
+  }
+
+  /** Gives the pool's blocks back to its backing storage before the device is deleted. */
+  async discard(deviceId: number): Promise<void> {
+    await runTool('blkdiscard', [this.devicePath(deviceId)]);
+  }
+
+  async space(): Promise<PoolSpace> {
+    const status = dmsetup.parsePoolStatus(await dmsetup.status(this.name));
+    return {
+      dataUsedBytes: status.usedDataBlocks * this.dataBlockBytes,
+      dataTotalBytes: status.totalDataBlocks * this.dataBlockBytes,
+      metadataUsedBytes: status.usedMetadataBlocks * METADATA_BLOCK_BYTES,
+      metadataTotalBytes: status.totalMetadataBlocks * METADATA_BLOCK_BYTES,
+      mode: status.mode,
+      needsCheck: status.needsCheck,
+    };
+  }
+
+  /** Event counter of the pool, for `waitForEvent`. */
+  async eventNumber(): Promise<number> {
+    const info = await dmsetup.info(this.name);
+    if (!info) throw new Error(`thin-pool ${this.name} is gone`);
+    return info.eventNumber;
+  }
+
+  waitForEvent(after: number, signal: AbortSignal): Promise<void> {
+    return dmsetup.wait(this.name, after, signal);
+  }
+
+  /**
+   * Docker's ResizePool: the loopback data file is already larger, so make
+   * the loop device and then the pool see it. The pool is suspended without
+   * flushing: writes queued because it ran out of space cannot be flushed
+   * before it has grown, and resume releases them.
+   */
+  async reloadLoopbackSize(): Promise<void> {
+    if (!this.loopback) throw failedPrecondition(`thin-pool ${this.name} was not created by strata: grow it with its own tools`);
+    const table = await poolTable(this.loopback);
+    await dmsetup.suspend(this.name, { noflush: true });
+    try {
+      await dmsetup.reload(this.name, table);
+    } finally {
+      await dmsetup.resume(this.name);
+    }
+  }
+}
+
+/** The thin-pool table over the loop devices, sized to the data file as it is now. */
+async function poolTable(files: LoopbackFiles): Promise<string> {
+  const blockBytes = DATA_BLOCK_SECTORS * dmsetup.SECTOR_BYTES;
+  const blocks = Math.floor((await files.dataBytes()) / blockBytes);
+  if (blocks < 1) throw new Error(`loopback data file ${files.dataFile} is smaller than one ${blockBytes}-byte block`);
+  const lowWaterBlocks = Math.max(1, Math.floor((blocks * LOW_WATER_PERCENT) / 100));
+  const metadata = await deviceNumber(files.metadataDevice);
+  const data = await deviceNumber(files.dataDevice);
+  // Blocks are zeroed on first write (no skip_block_zeroing, unlike Docker):
+  // a new snapshot must never read another snapshot's deleted data.
+  return `0 ${blocks * DATA_BLOCK_SECTORS} thin-pool ${metadata} ${data} ${DATA_BLOCK_SECTORS} ${lowWaterBlocks}`;
+}
+
+/** The data block size from the pool's table: "0 LEN thin-pool META DATA BLOCK_SECTORS LOW_WATER ...". */
+async function dataBlockBytes(name: string): Promise<number> {
+  const fields = (await dmsetup.table(name)).split(/\s+/);
+  if (fields[2] !== 'thin-pool') throw failedPrecondition(`device-mapper device ${JSON.stringify(name)} is a ${fields[2] ?? 'device without a table'}, not a thin-pool`);
+  return Number(fields[5]) * dmsetup.SECTOR_BYTES;
+}

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { humanBytes } from '../../bytes';
+import type { ThinStatus } from '../../backends/thin';
+import { fetchStatus, type ServerStatus } from '../../client/status-client';
+import { clientAddress } from '../client';
+import { printJson, printLines } from '../output';
+
+/** `strata status`: the server's backend and storage, like `docker info`'s storage driver section. */
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('show the backend, snapshot counts and storage status of a running server')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }, command: Command) => {
+      const status = await fetchStatus(clientAddress(command));
+      if (opts.json) printJson(status);
+      else printLines(describeStatus(status));
+    });
+}
+
+function describeStatus(status: ServerStatus): string[] {
+  const counts = ['active', 'view', 'committed'].map((kind) => `${kind} ${status.snapshots[kind] ?? 0}`).join(', ');
+  const lines = [`Version: ${status.version}`, `Backend: ${status.backend}`, `Root: ${status.root}`, `Snapshots: ${counts}`];
+  if (status.backend === 'thin') lines.push(...describeThin(status.backendStatus as unknown as ThinStatus));
+  else for (const [key, value] of Object.entries(status.backendStatus)) lines.push(`${key}: ${JSON.stringify(value)}`);
+  return lines;
+}
+
+/** Docker's DeviceSet.Status, field for field where strata has one. */
+function describeThin(thin: ThinStatus): string[] {
+  const space = (used: number, total: number) =>
+    [`${humanBytes(used)} used`, `${humanBytes(total)} total`, `${humanBytes(total - used)} available`].join(', ');
+  const devices = Object.entries(thin.devicesByState)
+    .filter(([, count]) => count > 0)
+    .map(([state, count]) => `${state} ${count}`)
+    .join(', ');
+  return [
+    `Pool Name: ${thin.poolName}`,
+    `Pool Mode: ${thin.mode}`,
+    `Pool Blocksize: ${humanBytes(thin.dataBlockBytes)}`,
+    `Base Device Size: ${humanBytes(thin.baseDeviceSize)}`,
+    `Backing Filesystem: ${thin.fsType}`,
+    ...(thin.loopback
+      ? [
+          `Data file: ${thin.loopback.dataFile} (${thin.loopback.dataDevice})`,
+          `Metadata file: ${thin.loopback.metadataFile} (${thin.loopback.metadataDevice})`,
+        ]
+      : []),
+    `Data Space: ${space(thin.dataUsedBytes, thin.dataTotalBytes)}`,
+    `Metadata Space: ${space(thin.metadataUsedBytes, thin.metadataTotalBytes)}`,
+    `Min Free Space: ${'percent' in thin.minFreeSpace ? `${thin.minFreeSpace.percent}%` : humanBytes(thin.minFreeSpace.bytes)}`,
+    `Devices: ${devices || 'none'}`,
+    `Deferred Removals: ${thin.deferredRemovals}`,
+  ];
+}

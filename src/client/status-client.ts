@@ -1,0 +1,33 @@
+import * as grpc from '@grpc/grpc-js';
+import { loadService } from '../server/proto';
+import { STATUS_PROTO, STATUS_SERVICE } from '../server/status-service';
+import { grpcTarget } from './snapshots-client';
+import { toRemoteError } from './remote-error';
+
+export interface ServerStatus {
+  version: string;
+  backend: string;
+  root: string;
+  snapshots: Record<string, number>;
+  /** The backend's own figures; fields depend on the backend. */
+  backendStatus: Record<string, unknown>;
+}
+
+/** Asks a running server for strata.v1.Status. */
+export function fetchStatus(address: string): Promise<ServerStatus> {
+  const Service = loadService(STATUS_PROTO, STATUS_SERVICE);
+  const client = new Service(grpcTarget(address), grpc.credentials.createInsecure());
+  return new Promise<ServerStatus>((resolve, reject) => {
+    (client as any).Status({}, (err: unknown, res: { version: string; backend: string; root: string; snapshots: Record<string, string>; backend_status_json: string }) => {
+      client.close();
+      if (err) return reject(toRemoteError(err, address));
+      resolve({
+        version: res.version,
+        backend: res.backend,
+        root: res.root,
+        snapshots: Object.fromEntries(Object.entries(res.snapshots).map(([kind, count]) => [kind, Number(count)])),
+        backendStatus: JSON.parse(res.backend_status_json) as Record<string, unknown>,
+      });
+    });
+  });
+}

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { STRATA_BIN } from '../support/strata-process';
+import { startTestServer, TEST_BACKEND, type TestServer } from '../support/strata-server';
+
+describe(`strata status (${TEST_BACKEND})`, () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer();
+    await t.client.prepare('s/1');
+    await t.client.commit('s/layer', 's/1');
+    await t.client.prepare('s/2', 's/layer');
+    await t.client.view('s/3', 's/layer');
+  });
+  after(async () => {
+    await t?.close();
+  });
+  // The server runs in this process: the CLI must run beside it, not block it.
+  const status = async (...args: string[]) =>
+    (await promisify(execFile)(process.execPath, [STRATA_BIN, '--address', t.address, 'status', ...args])).stdout;
+
+  it('reports the backend and snapshot counts as text and JSON', async () => {
+    const json = JSON.parse(await status('--json'));
+    assert.equal(json.backend, TEST_BACKEND);
+    assert.equal(json.root, t.root);
+    assert.deepEqual(json.snapshots, { active: 1, view: 1, committed: 1 });
+    if (TEST_BACKEND === 'thin') {
+      assert.ok(json.backendStatus.dataTotalBytes > 0);
+      assert.ok(json.backendStatus.devicesByState.activated >= 1);
+    } else {
+      assert.equal(json.backendStatus.snapshotsDir, `${t.root}/snapshots`);
+    }
+    const text = await status();
+    assert.match(text, new RegExp(`^Backend: ${TEST_BACKEND}$`, 'm'));
+    assert.match(text, /^Snapshots: active 1, view 1, committed 1$/m);
+    if (TEST_BACKEND === 'thin') assert.match(text, /^Data Space: .* used, .* total, .* available$/m);
+  });
+});
