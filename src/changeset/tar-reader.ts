@@ -1,11 +1,12 @@
 /**
  * A pull parser for a (decompressed) tar stream. It reads one entry header
  * at a time and hands out the body in the chunks it arrived in, so memory
- * stays bounded by the source's chunk size. It also hashes every byte it
- * sees, including the end-of-archive blocks and anything after them, which
- * is the layer's DiffID.
+ * stays bounded by the source's chunk size. It reads the source to its
+ * end, past the end-of-archive blocks, so that whoever hashes the source
+ * for the layer's DiffID sees every byte. Once it asks the source for the
+ * next chunk it holds no view into the previous one (what spans chunks is
+ * copied), so a source may reuse a chunk's memory from then on.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { LayerFormatError } from './errors';
 import {
   BLOCK, decodeHeader, decodePax, isZeroBlock, parsePaxTime, typeOfFlag, XATTR_PREFIX, type TarHeader,
@@ -16,14 +17,11 @@ export const DEFAULT_MAX_METADATA = 1 << 20;
 
 export class TarReader {
   private readonly source: AsyncIterator<Buffer>;
-  private readonly hash: Hash = createHash('sha256');
   private chunk: Buffer = Buffer.alloc(0);
   private pos = 0;
   private remaining = 0;
   private pad = 0;
   private ended = false;
-  /** Bytes of tar read so far. */
-  size = 0;
   /** Name of the entry being read, for error messages. */
   current = '';
 
@@ -34,17 +32,11 @@ export class TarReader {
     this.source = source[Symbol.asyncIterator]();
   }
 
-  digest(): string {
-    return `sha256:${this.hash.digest('hex')}`;
-  }
-
   private async fill(): Promise<boolean> {
     while (this.pos >= this.chunk.length) {
       const { value, done } = await this.source.next();
       if (done) return false;
       const buf = Buffer.isBuffer(value) ? value : Buffer.from(value as Uint8Array);
-      this.hash.update(buf);
-      this.size += buf.length;
       this.chunk = buf;
       this.pos = 0;
     }
@@ -173,7 +165,7 @@ export class TarReader {
     }
   }
 
-  /** After the first zero block: expect a second, then hash whatever follows. */
+  /** After the first zero block: expect a second, then read whatever follows. */
   private async finish(): Promise<void> {
     this.ended = true;
     const second = await this.readExact(BLOCK, 'the end-of-archive marker');

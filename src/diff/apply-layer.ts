@@ -1,0 +1,38 @@
+import path from 'node:path';
+import { OverlayLayout } from '../backends/overlay/layout';
+import { applyLayer, type ApplyResult } from '../changeset';
+import { withMounts } from '../mount';
+import { invalidArgument } from '../snapshots/errors';
+import type { Mount } from '../snapshots/types';
+import { bindDir, overlayDirs } from './mount-shapes';
+
+export interface ApplyTargetOptions {
+  /** strata's root: overlays whose upper dir lives in its storage are written without a mount. */
+  strataRoot?: string;
+}
+
+function isInside(dir: string, parent: string): boolean {
+  const rel = path.relative(parent, path.resolve(dir));
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+/**
+ * Applies a layer stream to the snapshot `mounts` describe, the cheapest
+ * safe way: strata's own overlay gets the layer written straight into its
+ * upper dir in overlay format (no mount, lower layers untouched); a bind
+ * mount gets it in its source directory; anything else is mounted and
+ * written through the mount.
+ */
+export async function applyToMounts(layer: AsyncIterable<Buffer>, mounts: Mount[], opts: ApplyTargetOptions = {}): Promise<ApplyResult> {
+  if (mounts.length === 0) throw invalidArgument('apply needs the mounts of the target snapshot, got none');
+  const overlay = overlayDirs(mounts);
+  const storage = opts.strataRoot === undefined ? undefined : new OverlayLayout(path.resolve(opts.strataRoot)).snapshotsDir;
+  if (overlay?.upperDir !== undefined && storage !== undefined && isInside(overlay.upperDir, storage)) {
+    return applyLayer(layer, overlay.upperDir, { mode: 'overlay-upper', userxattr: overlay.userxattr });
+  }
+  if (overlay && overlay.upperDir === undefined) throw invalidArgument('cannot apply a layer to a read-only overlay (it has no upperdir)');
+  const bind = bindDir(mounts);
+  if (bind?.readOnly) throw invalidArgument(`cannot apply a layer to a read-only bind mount of ${bind.source}`);
+  if (bind) return applyLayer(layer, bind.source, { mode: 'directory' });
+  return withMounts(mounts, (dir) => applyLayer(layer, dir, { mode: 'directory' }));
+}

@@ -1,0 +1,48 @@
+import { mkdtemp, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { compareTrees, overlayUpperChanges, type Change } from '../changeset';
+import { withMounts } from '../mount';
+import type { Mount } from '../snapshots/types';
+import { bindDir, overlayDirs, readOnly, readOnlyLayers } from './mount-shapes';
+
+/**
+ * When `right` is an overlay stacked exactly on the layers `left` shows,
+ * the change is what its top directory holds: its upper dir (an active
+ * snapshot) or its top lower dir (a view of a committed one). Then only
+ * that directory is read.
+ */
+function overlayFastPath(left: Mount[], right: Mount[]): { upper: string; lowers: string[]; userxattr: boolean } | undefined {
+  const overlay = overlayDirs(right);
+  const base = readOnlyLayers(left);
+  if (!overlay || !base) return undefined;
+  const [upper, lowers] = overlay.upperDir !== undefined
+    ? [overlay.upperDir, overlay.lowerDirs]
+    : [overlay.lowerDirs[0], overlay.lowerDirs.slice(1)];
+  const same = lowers.length === base.length && lowers.every((dir, i) => path.resolve(dir) === path.resolve(base[i]));
+  return same ? { upper, lowers, userxattr: overlay.userxattr } : undefined;
+}
+
+/** Runs `use` on a read-only directory showing `mounts`: a bind source as it is, an empty directory for none. */
+async function withReadOnlyTree<T>(mounts: Mount[], use: (dir: string) => Promise<T>): Promise<T> {
+  const bind = bindDir(mounts);
+  if (bind) return use(bind.source);
+  if (mounts.length > 0) return withMounts(readOnly(mounts), use);
+  const empty = await mkdtemp(path.join(tmpdir(), 'strata-empty-'));
+  try {
+    return await use(empty);
+  } finally {
+    await rmdir(empty);
+  }
+}
+
+/**
+ * Runs `use` on the changes that turn the tree `left` mounts into the tree
+ * `right` mounts (containerd's Compare arguments), reading as little as
+ * possible; mounts made for the comparison last until `use` settles.
+ */
+export async function withChanges<T>(left: Mount[], right: Mount[], use: (changes: AsyncIterable<Change>) => Promise<T>): Promise<T> {
+  const fast = overlayFastPath(left, right);
+  if (fast) return use(overlayUpperChanges(fast.upper, fast.lowers, { userxattr: fast.userxattr }));
+  return withReadOnlyTree(left, (lower) => withReadOnlyTree(right, (upper) => use(compareTrees(lower, upper))));
+}
