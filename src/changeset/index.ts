@@ -4,6 +4,6 @@ export { compareTrees, sameFile } from './compare';
 export { overlayUpperChanges, type OverlayOptions } from './overlay-upper';
 export { writeLayer, type WriteLayerOptions, WHITEOUT_PREFIX, OPAQUE_MARKER } from './writer';
 export { applyLayer, type ApplyOptions, type ApplyMode, type ApplyResult } from './applier';
-export type { Compression } from './compression';
+export { compressor, type Compression } from './compression';
 export type { FileInfo, FileType } from './file-info';
 export { LayerFormatError, UnsafeEntryError } from './errors';

@@ -1,4 +1,10 @@
 /** Everything the commands print goes through here: results on stdout, problems on stderr. */
+
+// A reader that stops early (`strata changes KEY | head`) is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

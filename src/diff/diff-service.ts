@@ -1,24 +1,13 @@
 import type * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { headerOf, LEASE_HEADER, NAMESPACE_HEADER, type CallContext } from '../content';
-import { strataConfigSchema } from '../config/schema';
 import { unary, type CallObserver } from '../server/handlers';
-import { Differ, type Descriptor, type DifferSettings } from './differ';
+import type { Descriptor, Differ } from './differ';
 
 export const DIFF_PROTO = 'containerd/services/diff/v1/diff.proto';
 export const DIFF_SERVICE = 'containerd.services.diff.v1.Diff';
 
 const SERVICE = 'diff';
-
-/** The parts of strata's configuration the diff service reads; `diff` defaults as in the config schema. */
-export interface DiffServiceSettings {
-  root: string;
-  diff?: { containerd_address?: string; namespace?: string };
-  onLayerBytes?: DifferSettings['onLayerBytes'];
-}
-
-/** The config schema's defaults, for servers started without a `diff` table. */
-const DEFAULTS = strataConfigSchema.shape.diff.parse(undefined);
 
 /**
  * Requests as proto-loader decodes them (defaults filled in, int64 as
@@ -62,10 +51,7 @@ function toProto(desc: Descriptor) {
  * it sends them; containerd 1.7 does not for proxy differs, so the
  * configured namespace is the fallback.
  */
-export function diffService(settings: DiffServiceSettings, observe: CallObserver): grpc.UntypedServiceImplementation {
-  const config = { ...DEFAULTS, ...settings.diff };
-  const differ = new Differ({ root: settings.root, containerdAddress: config.containerd_address, onLayerBytes: settings.onLayerBytes });
-  const namespace = config.namespace;
+export function diffService(differ: Differ, namespace: string, observe: CallObserver): grpc.UntypedServiceImplementation {
   const contextOf = (call: grpc.ServerUnaryCall<unknown, unknown>): CallContext => ({
     namespace: headerOf(call.metadata, NAMESPACE_HEADER) ?? namespace,
     lease: headerOf(call.metadata, LEASE_HEADER),

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
-import { writeLayer, type ApplyResult, type Compression } from '../changeset';
-import { compressor } from '../changeset/compression';
+import { compressor, writeLayer, type ApplyResult, type Compression } from '../changeset';
 import { ContentClient, LeasesClient, type CallContext } from '../content';
 import { isSnapshotError } from '../snapshots/errors';
 import type { Labels, Mount } from '../snapshots/types';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { openBackend, type BackendSettings } from '../backends';
-import { DIFF_PROTO, DIFF_SERVICE, diffService } from '../diff';
+import { DIFF_PROTO, DIFF_SERVICE, Differ, diffService } from '../diff';
 import { Snapshotter } from '../snapshots/snapshotter';
 import { MetaStore } from '../store/metastore';
 import { packageVersion } from '../package-root';
@@ -24,6 +24,7 @@ export interface ServeSettings extends BackendSettings {
   socket_group?: string | number;
   sync_remove: boolean;
   metrics_address?: string;
+  diff: { containerd_address: string; namespace: string };
 }
 
 export interface RunningServer {
@@ -55,10 +56,16 @@ export async function serve(settings: ServeSettings, logger: Logger): Promise<Ru
 
     const metrics = new StrataMetrics(() => snapshotter.countByKind());
     const observe = combineObservers(logCalls(logger), metrics.observe);
-    const health = new HealthService([SNAPSHOTS_SERVICE, STATUS_SERVICE]);
+    const differ = new Differ({
+      root,
+      containerdAddress: settings.diff.containerd_address,
+      onLayerBytes: (direction, bytes) => metrics.layerBytes.inc({ direction }, bytes),
+    });
+    cleanups.push(async () => differ.close());
+    const health = new HealthService([SNAPSHOTS_SERVICE, DIFF_SERVICE, STATUS_SERVICE]);
     const server = new grpc.Server();
     server.addService(loadService(SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE).service, snapshotsService(snapshotter, observe));
-    server.addService(loadService(DIFF_PROTO, DIFF_SERVICE).service, diffService({ ...settings, root, onLayerBytes: (direction, bytes) => metrics.layerBytes.inc({ direction }, bytes) }, observe));
+    server.addService(loadService(DIFF_PROTO, DIFF_SERVICE).service, diffService(differ, settings.diff.namespace, observe));
     server.addService(loadService(HEALTH_PROTO, HEALTH_SERVICE).service, health.implementation());
     server.addService(
       loadService(STATUS_PROTO, STATUS_SERVICE).service,

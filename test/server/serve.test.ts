@@ -19,13 +19,16 @@ describe('strata serve', () => {
     const address = path.join(root, 'run', 'a.sock');
     const started = Date.now();
     const server = await spawnStrata(['--root', path.join(root, 'a')], address);
-    const startup = Date.now() - started;
-    assert.ok(startup < 1500, `startup took ${startup} ms`);
-    const stat = await fs.stat(address);
-    assert.ok(stat.isSocket());
-    assert.equal(stat.mode & 0o777, 0o660);
-    assert.equal(stat.uid, 0);
-    server.child.kill('SIGTERM');
+    try {
+      const startup = Date.now() - started;
+      assert.ok(startup < 1500, `startup took ${startup} ms`);
+      const stat = await fs.stat(address);
+      assert.ok(stat.isSocket());
+      assert.equal(stat.mode & 0o777, 0o660);
+      assert.equal(stat.uid, 0);
+    } finally {
+      server.child.kill('SIGTERM');
+    }
     assert.equal(await server.exited, 0);
     await assert.rejects(fs.stat(address), { code: 'ENOENT' });
   });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SnapshotsClient } from '../../src/client/snapshots-client';
 import { thinConfigSchema } from '../../src/backends/thin';
+import { strataConfigSchema } from '../../src/config/schema';
 import { createLogger } from '../../src/log/logger';
 import { serve, type RunningServer } from '../../src/server/serve';
 
@@ -33,6 +34,7 @@ export async function startTestServer(options: { syncRemove?: boolean; metricsAd
       sync_remove: options.syncRemove ?? false,
       metrics_address: options.metricsAddress,
       thin: TEST_THIN_CONFIG,
+      diff: strataConfigSchema.shape.diff.parse(undefined),
     },
     createLogger('error'),
   );
