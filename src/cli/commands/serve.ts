@@ -41,9 +41,9 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const logger = createLogger(config.log_level);
   // Loaded here, not at the top, so client commands do not pay for the server's modules.
   const { serve } = await import('../../server/serve');
-  const server = await serve(config, logger);
-
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // Handlers go in before the socket exists, so a signal that arrives while the
+  // server is starting still gets an orderly shutdown.
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
     const stop = (received: NodeJS.Signals) => {
       // A second signal meets Node's default handler and ends a close that hangs.
       process.off('SIGTERM', stop).off('SIGINT', stop);
@@ -51,7 +51,8 @@ async function runServe(flags: ServeFlags): Promise<void> {
     };
     process.on('SIGTERM', stop).on('SIGINT', stop);
   });
-  logger.info({ signal }, 'shutting down');
+  const server = await serve(config, logger);
+  logger.info({ signal: await signal }, 'shutting down');
   await server.close();
   process.exit(0);
 }
