@@ -63,7 +63,8 @@ export async function serve(settings: ServeSettings, logger: Logger): Promise<Ru
     });
     cleanups.push(async () => differ.close());
     const health = new HealthService([SNAPSHOTS_SERVICE, DIFF_SERVICE, STATUS_SERVICE]);
-    const server = new grpc.Server();
+    // channelz bookkeeping costs every call; strata exposes metrics instead.
+    const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
     server.addService(loadService(SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE).service, snapshotsService(snapshotter, observe));
     server.addService(loadService(DIFF_PROTO, DIFF_SERVICE).service, diffService(differ, settings.diff.namespace, observe));
     server.addService(loadService(HEALTH_PROTO, HEALTH_SERVICE).service, health.implementation());
