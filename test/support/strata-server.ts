@@ -23,7 +23,9 @@ export const TEST_BACKEND = (process.env.STRATA_TEST_BACKEND ?? 'overlay') as 'o
 const TEST_THIN_CONFIG = thinConfigSchema.parse({ data_size: '2GiB', metadata_size: '64MiB', base_image_size: '64MiB' });
 
 /** A real strata server in this process, on a unix socket in a fresh temporary root. */
-export async function startTestServer(options: { syncRemove?: boolean; metricsAddress?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { syncRemove?: boolean; metricsAddress?: string; socketGroup?: string } = {},
+): Promise<TestServer> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-'));
   const address = path.join(root, 'strata.sock');
   const server = await serve(
@@ -33,6 +35,7 @@ export async function startTestServer(options: { syncRemove?: boolean; metricsAd
       backend: TEST_BACKEND,
       sync_remove: options.syncRemove ?? false,
       metrics_address: options.metricsAddress,
+      socket_group: options.socketGroup,
       thin: TEST_THIN_CONFIG,
       diff: strataConfigSchema.shape.diff.parse(undefined),
     },
