@@ -99,7 +99,7 @@ async function main() {
     printTable(rows);
     for (const target of targets) target.client.close();
 
-    await scaleCheck(strata, strataAddress);
+    await scaleCheck(dir);
   } finally {
     if (strata) {
       strata.child.kill('SIGTERM');
@@ -110,37 +110,39 @@ async function main() {
   }
 }
 
-/** Prepare latency with 100 vs SCALE snapshots present, and the server's peak memory while listing them all. */
-async function scaleCheck(strata: StrataProcess, address: string) {
+/**
+ * On a fresh server: Prepare latency with 100 and with SCALE snapshots
+ * present, and the server's resident memory while a List streams them all.
+ */
+async function scaleCheck(dir: string) {
+  const address = path.join(dir, 'scale.sock');
+  const server = await spawnStrata(['--root', path.join(dir, 'scale'), '--log-level', 'warn'], address);
   const client = new SnapshotsClient(address);
-  const sample = async (label: string) => {
-    const samples = [];
-    for (let i = 0; i < 200; i++) samples.push(await timeMs(() => client.prepare(`probe-${label}-${i}`)));
-    return median(samples);
-  };
-  let existing = 0;
-  for await (const _ of client.list()) existing++;
-  const grow = async (to: number) => {
-    for (; existing < to; existing++) await client.prepare(`scale-${existing}`);
-  };
-  await client.cleanup();
-  const rss = async () => {
-    const status = await fs.readFile(`/proc/${strata.child.pid}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-  };
-  const rows = [['snapshots present', 'Prepare median ms', 'server RSS MB before List', 'during/after List']];
-  for (const size of [Math.min(existing, 100), SCALE]) {
-    await grow(size);
-    const prepare = await sample(String(size));
-    const before = await rss();
-    let peak = before;
-    let listed = 0;
-    for await (const _ of client.list()) if (++listed % 1000 === 0) peak = Math.max(peak, await rss());
-    rows.push([String(listed), prepare.toFixed(3), before.toFixed(0), peak.toFixed(0)]);
+  try {
+    const rss = async () => {
+      const status = await fs.readFile(`/proc/${server.child.pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+    };
+    let existing = 0;
+    const rows = [['snapshots present', 'Prepare median ms', 'server RSS MB before List', 'peak during List']];
+    for (const size of [100, SCALE]) {
+      for (; existing < size; existing++) await client.prepare(`scale-${existing}`);
+      const samples = [];
+      for (let i = 0; i < 200; i++) samples.push(await timeMs(() => client.prepare(`probe-${size}-${i}`)));
+      existing += 200;
+      const before = await rss();
+      let peak = before;
+      let listed = 0;
+      for await (const _ of client.list()) if (++listed % 500 === 0) peak = Math.max(peak, await rss());
+      rows.push([String(listed), median(samples).toFixed(3), before.toFixed(0), peak.toFixed(0)]);
+    }
+    console.log(`\nScale: Prepare latency and List memory as the store grows`);
+    printTable(rows);
+  } finally {
+    client.close();
+    server.child.kill('SIGTERM');
+    await server.exited;
   }
-  console.log(`\nScale: Prepare latency and List memory as the store grows`);
-  printTable(rows);
-  client.close();
 }
 
 main().catch((err) => {

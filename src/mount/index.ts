@@ -1,5 +1,4 @@
 /** Mounting and unmounting containerd-style mounts with util-linux mount(8) and umount(8). */
-export { MountCommandError } from './command';
 export { mountAll } from './mount';
 export { isMountPoint, readMountInfo, topMountAt, type MountInfoEntry } from './mountinfo';
 export { MOUNT_DATA_LIMIT } from './overlay-options';

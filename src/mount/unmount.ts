@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invalidArgument } from '../snapshots/errors';
-import { MountCommandError, runMountTool } from './command';
+import { isBusy, runMountTool } from './command';
 import { isMountPoint } from './mountinfo';
 
 export interface UnmountOptions {
@@ -29,7 +29,7 @@ export async function unmount(target: string, options: UnmountOptions = {}): Pro
     try {
       await runMountTool('umount', busyAttempts < retries ? ['-R', target] : ['-R', '-l', target]);
     } catch (err) {
-      if (!(err instanceof MountCommandError && err.busy) || busyAttempts >= retries) throw err;
+      if (!isBusy(err) || busyAttempts >= retries) throw err;
       busyAttempts++;
       await sleep(delayMs);
     }

@@ -4,7 +4,8 @@ import { access, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { isMountPoint, MountCommandError, mountAll, topMountAt, unmount, withMounts } from '../../src/mount';
+import { ToolError } from '../../src/exec/run-tool';
+import { isMountPoint, mountAll, topMountAt, unmount, withMounts } from '../../src/mount';
 import { isSnapshotError } from '../../src/snapshots/errors';
 import type { Mount } from '../../src/snapshots/types';
 import { tempRoot } from './temp-root';
@@ -96,7 +97,7 @@ describe('mountAll and unmount', () => {
     const target = await dirIn(root, 'mnt');
     await assert.rejects(
       mountAll([bind(source, 'rbind'), bind(path.join(root, 'missing'), 'rbind')], target),
-      (err) => err instanceof MountCommandError && err.stderr.length > 0,
+      (err) => err instanceof ToolError && err.stderr.length > 0,
     );
     assert.equal(await isMountPoint(target), false);
   });

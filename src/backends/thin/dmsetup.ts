@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { runTool, ToolError } from './exec';
+import { runTool, ToolError } from '../../exec/run-tool';
 
 /**
  * dmsetup(8), one function per verb. There is no udev in the places strata's

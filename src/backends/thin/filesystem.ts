@@ -1,5 +1,5 @@
 import { withMounts } from '../../mount';
-import { runTool } from './exec';
+import { runTool } from '../../exec/run-tool';
 
 /** The file systems a thin device can carry, made and grown with their own tools. */
 export type FsType = 'ext4' | 'xfs';

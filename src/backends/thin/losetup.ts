@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runTool } from './exec';
+import { runTool } from '../../exec/run-tool';
 
 /** losetup(8): the loop devices behind a loopback thin-pool. */
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { failedPrecondition } from '../../snapshots/errors';
-import { runTool, ToolError } from './exec';
+import { runTool, ToolError } from '../../exec/run-tool';
 import * as dmsetup from './dmsetup';
 import type { LoopbackFiles } from './loopback';
 import { deviceNumber } from './losetup';
