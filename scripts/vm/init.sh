@@ -37,6 +37,12 @@ mkdir -p /newroot/run/vm-results
 # cache=none: every write reaches the host at once, so output survives a timeout kill.
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none results /newroot/run/vm-results || fail "cannot mount the results share"
 
+if [ -f /newroot/run/vm-results/workdir ]; then
+  workdir=$(cat /newroot/run/vm-results/workdir)
+  mkdir -p "/newroot$workdir"
+  mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose workdir "/newroot$workdir" || fail "cannot mount the working directory $workdir"
+fi
+
 chroot /newroot /bin/sh /run/vm-results/job.sh > /newroot/run/vm-results/stdout 2> /newroot/run/vm-results/stderr
 echo $? > /newroot/run/vm-results/exit-code
 sync

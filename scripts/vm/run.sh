@@ -10,7 +10,6 @@
 #   --timeout S    kill the VM after S seconds and exit 124 (default 600)
 # Forwarded into the guest: PATH, HOME, LANG, TZ, NODE_OPTIONS, every STRATA_*
 # variable, and the names listed in $VM_ENV (space-separated).
-# The current directory must exist in the guest: not under /tmp or /run.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -26,10 +25,12 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || { echo "run.sh: no command given" >&2; exit 2; }
 
+# The guest mounts tmpfs over /tmp and /run; a working directory there is
+# shared on its own (read-only) and mounted back at the same path.
+workdir_share=""
 case $PWD in
   /tmp|/tmp/*|/run|/run/*)
-    echo "run.sh: the current directory $PWD is on tmpfs inside the VM; run from elsewhere" >&2
-    exit 2 ;;
+    workdir_share="-virtfs local,path=$PWD,mount_tag=workdir,security_model=none,readonly=on,multidevs=remap" ;;
 esac
 
 . "$HERE/kernel.sh"
@@ -41,7 +42,7 @@ initrd="$cache/initramfs-$kver.gz"
 if [ -n "$results" ]; then
   mkdir -p "$results"
   results=$(cd "$results" && pwd)
-  rm -f "$results/stdout" "$results/stderr" "$results/exit-code" "$results/console.log" "$results/job.sh"
+  rm -f "$results/stdout" "$results/stderr" "$results/exit-code" "$results/console.log" "$results/job.sh" "$results/workdir"
 else
   results=$(mktemp -d /tmp/strata-vm.XXXXXX)
   trap 'rm -rf "$results"' EXIT
@@ -69,7 +70,10 @@ quote() {
   echo
 } > "$results/job.sh"
 
+[ -z "$workdir_share" ] || printf '%s\n' "$PWD" > "$results/workdir"
+
 status=0
+# shellcheck disable=SC2086
 timeout -k 5 "$timeout_s" qemu-system-x86_64 \
   -accel tcg,thread=multi -cpu qemu64 -m "${STRATA_VM_MEMORY:-2048}" -smp "${STRATA_VM_CPUS:-2}" \
   -display none -no-reboot -nodefaults -no-user-config \
@@ -78,6 +82,7 @@ timeout -k 5 "$timeout_s" qemu-system-x86_64 \
   -append "console=ttyS0 quiet panic=-1" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap" \
+  $workdir_share \
   < /dev/null || status=$?
 
 [ -f "$results/stdout" ] && cat "$results/stdout"

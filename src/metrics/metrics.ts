@@ -45,14 +45,19 @@ export class StrataMetrics {
   }
 
   /** A gauge computed at scrape time, e.g. a thin pool's usage. */
-  addGauge(name: string, help: string, labelNames: string[], read: () => Array<{ labels: Record<string, string>; value: number }>): void {
+  addGauge(
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: () => Promise<Array<{ labels: Record<string, string>; value: number }>>,
+  ): void {
     new Gauge({
       name,
       help,
       labelNames,
       registers: [this.registry],
-      collect() {
-        for (const { labels, value } of read()) this.set(labels, value);
+      async collect() {
+        for (const { labels, value } of await read()) this.set(labels, value);
       },
     });
   }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { openBackend, type BackendSettings } from '../backends';
+import { ThinBackend } from '../backends/thin';
 import { DIFF_PROTO, DIFF_SERVICE, Differ, diffService } from '../diff';
 import { Snapshotter } from '../snapshots/snapshotter';
 import { MetaStore } from '../store/metastore';
@@ -55,6 +56,7 @@ export async function serve(settings: ServeSettings, logger: Logger): Promise<Ru
     });
 
     const metrics = new StrataMetrics(() => snapshotter.countByKind());
+    if (backend instanceof ThinBackend) exportPoolUsage(metrics, backend);
     const observe = combineObservers(logCalls(logger), metrics.observe);
     const differ = new Differ({
       root,
@@ -122,6 +124,18 @@ function shutdown(server: grpc.Server): Promise<void> {
       clearTimeout(force);
       resolve();
     });
+  });
+}
+
+function exportPoolUsage(metrics: StrataMetrics, thin: ThinBackend): void {
+  metrics.addGauge('strata_thin_pool_bytes', 'Thin pool space by area (data, metadata) and measure (used, total).', ['area', 'measure'], async () => {
+    const status = await thin.status();
+    return [
+      { labels: { area: 'data', measure: 'used' }, value: status.dataUsedBytes },
+      { labels: { area: 'data', measure: 'total' }, value: status.dataTotalBytes },
+      { labels: { area: 'metadata', measure: 'used' }, value: status.metadataUsedBytes },
+      { labels: { area: 'metadata', measure: 'total' }, value: status.metadataTotalBytes },
+    ];
   });
 }
 

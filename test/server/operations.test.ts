@@ -3,11 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { HEALTH_PROTO, HEALTH_SERVICE } from '../../src/server/health';
 import { loadService } from '../../src/server/proto';
-import { codeOf, startTestServer, type TestServer } from '../support/strata-server';
+import { codeOf, startTestServer, TEST_BACKEND, type TestServer } from '../support/strata-server';
 
 const METRICS_ADDRESS = `127.0.0.1:${20000 + (process.pid % 20000)}`;
 
-describe('health and metrics', () => {
+describe(`health and metrics (${TEST_BACKEND})`, () => {
   let t: TestServer;
   let health: grpc.Client;
   before(async () => {
@@ -44,5 +44,10 @@ describe('health and metrics', () => {
     assert.match(body, /strata_snapshots\{kind="active"\} 2/);
     assert.match(body, /strata_snapshots\{kind="view"\} 1/);
     assert.equal((await fetch(`http://${METRICS_ADDRESS}/other`)).status, 404);
+    if (TEST_BACKEND === 'thin') {
+      const total = /strata_thin_pool_bytes\{area="data",measure="total"\} (\d+)/.exec(body);
+      assert.ok(total && Number(total[1]) > 0, 'thin pool data size exported');
+      assert.match(body, /strata_thin_pool_bytes\{area="metadata",measure="used"\} \d+/);
+    }
   });
 });

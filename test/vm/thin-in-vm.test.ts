@@ -8,7 +8,12 @@ const runScript = path.join(repoRoot, 'scripts', 'vm', 'run.sh');
 /** The VM's own timeout; this test waits a little longer so run.sh can report it. */
 const VM_TIMEOUT_S = 540;
 /** The thin backend's own tests, and the backend-neutral suites run against it (STRATA_TEST_BACKEND=thin). */
-const SUITES = ['dist/test/backends/thin', 'dist/test/snapshots/conformance.test.js', 'dist/test/cli/status.test.js'];
+const SUITES = [
+  'dist/test/backends/thin',
+  'dist/test/snapshots/conformance.test.js',
+  'dist/test/cli/status.test.js',
+  'dist/test/server/operations.test.js',
+];
 
 function whyNot(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (loop devices and device-mapper inside the VM run as root)';
