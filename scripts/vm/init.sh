@@ -20,6 +20,9 @@ fail() {
   poweroff -f
 }
 
+# Loopback only: tests talk to servers they start on 127.0.0.1 (metrics).
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
+
 mkdir -p /newroot
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose hostroot /newroot || fail "cannot mount the host root"
 # Everything the guest writes goes to tmpfs or the results share: the host root stays untouched.
