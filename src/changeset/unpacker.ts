@@ -218,7 +218,11 @@ export class Unpacker {
     }
   }
 
-  /** A hard link to an object inside the target; the target's last component is not followed. */
+  /**
+   * A hard link to an object inside the target; the target's last component
+   * is not followed. As containerd does, the link entry's owner, mode and
+   * times then apply to the shared inode (mode only when it is no symlink).
+   */
   private async hardlink(canonical: string, header: TarHeader): Promise<void> {
     const name = header.name;
     let targetRel: string;
@@ -233,13 +237,18 @@ export class Unpacker {
     if (targetParent === undefined) throw missing;
     const target = joinRel(targetParent, baseName(targetRel));
     await this.makeSpecials();
+    const abs = this.abs(canonical);
     try {
-      fs.linkSync(this.abs(target), this.abs(canonical));
+      fs.linkSync(this.abs(target), abs);
     } catch (err) {
       if (errno(err) === 'ENOENT') throw missing;
       if (errno(err) === 'EPERM') throw new LayerFormatError(`entry ${JSON.stringify(name)}: hard link target ${JSON.stringify(header.linkname)} is a directory`);
       throw err;
     }
+    fs.lchownSync(abs, header.uid, header.gid);
+    // chown before chmod: chown clears setuid/setgid.
+    if (!fs.lstatSync(abs).isSymbolicLink()) fs.chmodSync(abs, header.mode);
+    fs.lutimesSync(abs, seconds(header.mtimeNs), seconds(header.mtimeNs));
   }
 
   private whiteoutName(rel: string, entry: string): string {

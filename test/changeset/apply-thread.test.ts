@@ -96,7 +96,7 @@ test('special files are made in batches, yet duplicates, replacements and hard l
     { name: 'dev/null', type: 'char-device', mode: 0o666, devMajor: 1, devMinor: 3 },
     { name: 'dev/null', type: 'char-device', mode: 0o600, devMajor: 1, devMinor: 5 }, // duplicate: the later wins
     { name: 'dev/fifo', type: 'fifo', mode: 0o640 },
-    { name: 'dev/fifo-link', type: 'link', linkname: 'dev/fifo' }, // a hard link to a node still pending
+    { name: 'dev/fifo-link', type: 'link', mode: 0o640, linkname: 'dev/fifo' }, // a hard link to a node still pending
     { name: 'dev/loop0', type: 'block-device', mode: 0o660, devMajor: 7, devMinor: 0 },
     { name: 'dev/loop0', body: 'now a file' }, // a node replaced by a file
     { name: 'dev/gone', type: 'fifo' },

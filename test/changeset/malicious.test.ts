@@ -172,3 +172,25 @@ test('a huge PAX header is refused before it is read', async (t) => {
   const { error } = await attempt(t, Buffer.concat([header, Buffer.alloc(4096, 'a')]));
   expectError(error, LayerFormatError, /PAX header of 67108864 bytes .* exceeds the 1048576-byte limit/);
 });
+
+test("a hard link entry's owner, mode and time apply to the shared inode, as in containerd", async (t) => {
+  const file = entry({ name: 'bin/tool', body: 'x' });
+  const body = Buffer.alloc(0);
+  const link = Buffer.concat([
+    encodeHeader({
+      name: 'bin/tool-link', type: 'link', mode: 0o4750, uid: 1000, gid: 1001, size: 0, mtimeNs: 1_700_000_000_000_000_000n,
+      linkname: 'bin/tool', devMajor: 0, devMinor: 0, xattrs: new Map(),
+    }),
+    padding(body.length),
+  ]);
+  const { error, target } = await attempt(t, Buffer.concat([entry({ name: 'bin/', type: 'directory' }), file, link, Buffer.alloc(1024)]));
+  assert.equal(error, undefined);
+  for (const name of ['bin/tool', 'bin/tool-link']) {
+    const stat = fs.statSync(path.join(target, name));
+    assert.equal(stat.mode & 0o7777, 0o4750, name);
+    assert.equal(stat.uid, 1000);
+    assert.equal(stat.gid, 1001);
+    assert.equal(stat.mtimeMs, 1_700_000_000_000);
+    assert.equal(stat.nlink, 2);
+  }
+});

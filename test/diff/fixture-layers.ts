@@ -36,9 +36,9 @@ export const third: LayerSpec = {
   entries: [
     { type: 'dir', path: 'data', mode: 0o750, uid: 7, gid: 8 },
     { type: 'file', path: 'data/sym', content: 'a file now\n' },
-    // The builder writes link entries as root 0644, and containerd applies a link entry's mode and
-    // owner to the shared inode, so the target keeps those to stay comparable.
-    { type: 'file', path: 'data/h1', content: 'pair\n' },
+    // The builder writes link entries as root 0644; containerd, and strata with it, applies a link
+    // entry's mode and owner to the shared inode, so h1's own 0640 must end up as 0644 on both sides.
+    { type: 'file', path: 'data/h1', content: 'pair\n', mode: 0o640 },
     { type: 'hardlink', path: 'data/h2', target: 'data/h1' },
     { type: 'dir', path: 'opt/deep/er', mode: 0o700 },
     { type: 'file', path: 'opt/deep/er/f', content: 'deep\n', uid: 3, gid: 4 },
