@@ -12,7 +12,6 @@
  *
  *   node dist/scripts/bench/changeset.js [runs]
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,38 +23,24 @@ import { overlayUpperChanges } from '../../src/changeset/overlay-upper';
 import { writeLayer } from '../../src/changeset/writer';
 import type { Change } from '../../src/changeset/change';
 import { startContainerd, type Containerd } from '../../test/support/containerd';
+import { CACHE, dropCaches, ensureRootfs, ROOTFS, sh } from './rootfs';
+import { median, timeMs } from './stats';
 
-const CACHE = '/var/tmp/strata-bench';
-const ROOTFS = path.join(CACHE, 'rootfs');
 const WORK = '/var/tmp/strata-bench-work';
 const runs = Number(process.argv[2] ?? 5);
 
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] }).toString();
-
-function dropCaches(): void {
-  sh('sync', []);
-  fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
-}
-
-async function timed(fn: () => Promise<unknown> | unknown): Promise<number> {
+function timed(fn: () => Promise<unknown> | unknown): Promise<number> {
   // Writeback of the previous run would otherwise land in this one.
   dropCaches();
-  const start = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - start) / 1e6;
+  return timeMs(async () => fn());
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function discard(changes: AsyncIterable<Change>): Promise<void> {
   await pipeline(writeLayer(changes, { compression: 'none' }), new Writable({ write: (_c, _e, cb) => cb() }));
 }
 
 async function prepareLayers(): Promise<{ tar: string; gz: string }> {
-  if (!fs.existsSync(path.join(ROOTFS, 'etc/debian_version'))) {
-    console.log(`building ${ROOTFS} with debootstrap (once)...`);
-    sh('debootstrap', ['--variant=minbase', 'bookworm', ROOTFS, process.env.DEBIAN_MIRROR ?? '']);
-  }
+  ensureRootfs();
   const tar = path.join(CACHE, 'layer.tar');
   const gz = path.join(CACHE, 'layer.tar.gz');
   if (!fs.existsSync(tar)) {

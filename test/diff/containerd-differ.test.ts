@@ -7,29 +7,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ctrToFile } from '../e2e/support/ctr-to-file';
 import { chainIds } from '../e2e/support/chain-ids';
 import { layerEntries } from '../e2e/support/layer-entries';
 import { startContainerd, type Containerd } from '../support/containerd';
+import { freePort } from '../support/free-port';
 import { buildOciImage, type BuiltOciImage } from '../support/oci-image';
 import { spawnStrata, type StrataProcess } from '../support/strata-process';
 import { base, third, top } from './fixture-layers';
 import { treeListing } from './tree-listing';
 
 const IMAGE = 'strata.test/differ:1';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
-  });
-}
 
 /** strata's call count for one diff method, from its Prometheus endpoint. */
 async function diffCalls(metricsPort: number, method: string): Promise<number> {
