@@ -51,7 +51,8 @@ export async function serve(settings: ServeSettings, logger: Logger): Promise<Ru
     const backend = await openBackend({ ...settings, root }, store, logger);
     cleanups.push(() => backend.close());
     const snapshotter = new Snapshotter(store, backend, {
-      syncRemove: settings.sync_remove,
+      // A thin device is reclaimed by the backend itself, at once or (async_remove) at Cleanup.
+      syncRemove: settings.backend === 'thin' || settings.sync_remove,
       onBackgroundError: (err, context) => logger.warn({ err, context }, 'background storage reclaim failed'),
     });
 
