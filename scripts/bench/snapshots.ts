@@ -12,33 +12,16 @@ import path from 'node:path';
 import { SnapshotsClient } from '../../src/client/snapshots-client';
 import { startContainerd } from '../../test/support/containerd';
 import { spawnStrata, type StrataProcess } from '../../test/support/strata-process';
-import { median, percentile, printTable, timeMs } from './stats';
+import { comparisonRows, numberArg, runPhase, type ApiTarget } from './api-phases';
+import { median, printTable, timeMs } from './stats';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const COUNT = arg('count', 1000);
-const SCALE = arg('scale', 10_000);
+const COUNT = numberArg('count', 1000);
+const SCALE = numberArg('scale', 10_000);
 const CONCURRENCY = 64;
 /** containerd's garbage collector would take unreferenced snapshots mid-benchmark; both sides get the label. */
 const ROOT = { 'containerd.io/gc.root': 'bench' };
 
-interface Target {
-  name: string;
-  client: SnapshotsClient;
-  samples: Map<string, number[]>;
-}
-
-async function phase(targets: Target[], label: string, keys: string[], op: (c: SnapshotsClient, key: string, i: number) => Promise<unknown>) {
-  for (const target of targets) {
-    const samples = target.samples.get(label) ?? [];
-    for (let i = 0; i < keys.length; i++) samples.push(await timeMs(() => op(target.client, keys[i], i)));
-    target.samples.set(label, samples);
-  }
-}
-
-async function concurrentThroughput(target: Target, prefix: string, total: number): Promise<number> {
+async function concurrentThroughput(target: ApiTarget, prefix: string, total: number): Promise<number> {
   let next = 0;
   const started = process.hrtime.bigint();
   await Promise.all(
@@ -60,7 +43,7 @@ async function main() {
   try {
     const strataAddress = path.join(dir, 's.sock');
     strata = await spawnStrata(['--root', path.join(dir, 'strata'), '--log-level', 'warn'], strataAddress);
-    const targets: Target[] = [
+    const targets: ApiTarget[] = [
       { name: 'strata', client: new SnapshotsClient(strataAddress), samples: new Map() },
       {
         name: 'containerd',
@@ -69,29 +52,18 @@ async function main() {
       },
     ];
     const keys = Array.from({ length: COUNT }, (_, i) => String(i));
-    await phase(targets, 'Prepare', keys, (c, k) => c.prepare(`base-${k}`, '', ROOT));
-    await phase(targets, 'Commit', keys, (c, k) => c.commit(`layer-${k}`, `base-${k}`, ROOT));
-    await phase(targets, 'Prepare with parent', keys, (c, k) => c.prepare(`child-${k}`, `layer-${k}`, ROOT));
-    await phase(targets, 'Mounts', keys, (c, k) => c.mounts(`child-${k}`));
-    await phase(targets, 'Stat', keys, (c, k) => c.stat(`layer-${k}`));
-    await phase(targets, 'View', keys, (c, k) => c.view(`view-${k}`, `layer-${k}`, ROOT));
-    await phase(targets, `List (${COUNT * 4} snapshots)`, keys.slice(0, 20), async (c) => {
+    await runPhase(targets, 'Prepare', keys, (c, k) => c.prepare(`base-${k}`, '', ROOT));
+    await runPhase(targets, 'Commit', keys, (c, k) => c.commit(`layer-${k}`, `base-${k}`, ROOT));
+    await runPhase(targets, 'Prepare with parent', keys, (c, k) => c.prepare(`child-${k}`, `layer-${k}`, ROOT));
+    await runPhase(targets, 'Mounts', keys, (c, k) => c.mounts(`child-${k}`));
+    await runPhase(targets, 'Stat', keys, (c, k) => c.stat(`layer-${k}`));
+    await runPhase(targets, 'View', keys, (c, k) => c.view(`view-${k}`, `layer-${k}`, ROOT));
+    await runPhase(targets, `List (${COUNT * 4} snapshots)`, keys.slice(0, 20), async (c) => {
       for await (const _ of c.list()) void _;
     });
-    await phase(targets, 'Remove', keys, async (c, k) => c.remove(`view-${k}`));
+    await runPhase(targets, 'Remove', keys, async (c, k) => c.remove(`view-${k}`));
 
-    const rows = [['operation', 'strata median ms', 'p99', 'containerd median ms', 'p99', 'ratio']];
-    for (const [label, ours] of targets[0].samples) {
-      const theirs = targets[1].samples.get(label)!;
-      rows.push([
-        label,
-        median(ours).toFixed(3),
-        percentile(ours, 99).toFixed(3),
-        median(theirs).toFixed(3),
-        percentile(theirs, 99).toFixed(3),
-        (median(ours) / median(theirs)).toFixed(2),
-      ]);
-    }
+    const rows = comparisonRows(targets[0], targets[1], targets[0], targets[1], 3);
     const throughput = [];
     for (const target of targets) throughput.push(await concurrentThroughput(target, 'conc', COUNT * 2));
     rows.push([`${CONCURRENCY}-way Prepare+Commit (ops/s)`, throughput[0].toFixed(0), '', throughput[1].toFixed(0), '', (throughput[0] / throughput[1]).toFixed(2)]);

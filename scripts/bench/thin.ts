@@ -19,36 +19,21 @@ import { strataConfigSchema } from '../../src/config/schema';
 import { createLogger } from '../../src/log/logger';
 import { PACKAGE_ROOT } from '../../src/package-root';
 import { serve, type RunningServer } from '../../src/server/serve';
-import { median, percentile, printTable, timeMs } from './stats';
+import { comparisonRows, numberArg, runPhase, type ApiTarget } from './api-phases';
+import { printTable } from './stats';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
 /** Set in the VM's environment (run.sh forwards STRATA_*), so a guest without device-mapper fails instead of recursing. */
 const IN_VM = 'STRATA_BENCH_IN_VM';
 /** Emulated, a thin call takes 0.5-1 s: 60 keeps boot plus the run under about 4 minutes. */
-const COUNT = arg('count', IN_VM in process.env ? 60 : 200);
+const COUNT = numberArg('count', IN_VM in process.env ? 60 : 200);
 /** Boot, two pools and 4 x COUNT x 2 calls under emulation; the VM is killed past this. */
 const VM_TIMEOUT_S = 480;
 /** A small loopback pool, as the tests use: sparse files, a base device quick to format under emulation. */
 const THIN = { data_size: '2GiB', metadata_size: '64MiB', base_image_size: '64MiB' };
 
-interface Target {
-  name: 'overlay' | 'thin';
-  client: SnapshotsClient;
-  samples: Map<string, number[]>;
-}
+type Backend = 'overlay' | 'thin';
 
-async function phase(targets: Target[], label: string, keys: string[], op: (c: SnapshotsClient, key: string) => Promise<unknown>) {
-  for (const target of targets) {
-    const samples = target.samples.get(label) ?? [];
-    for (const key of keys) samples.push(await timeMs(() => op(target.client, key)));
-    target.samples.set(label, samples);
-  }
-}
-
-async function startServer(dir: string, backend: Target['name']): Promise<RunningServer> {
+async function startServer(dir: string, backend: Backend): Promise<RunningServer> {
   const settings = strataConfigSchema.parse({ root: path.join(dir, backend), address: path.join(dir, `${backend}.sock`), backend, thin: THIN });
   return serve(settings, createLogger('error'));
 }
@@ -56,31 +41,20 @@ async function startServer(dir: string, backend: Target['name']): Promise<Runnin
 async function main() {
   const dir = await fs.mkdtemp('/tmp/tbench-');
   const servers: RunningServer[] = [];
-  const targets: Target[] = [];
+  const targets: ApiTarget[] = [];
   try {
     for (const name of ['overlay', 'thin'] as const) {
       servers.push(await startServer(dir, name));
       targets.push({ name, client: new SnapshotsClient(path.join(dir, `${name}.sock`)), samples: new Map() });
     }
     const keys = Array.from({ length: COUNT }, (_, i) => String(i));
-    await phase(targets, 'Prepare', keys, (c, k) => c.prepare(`base-${k}`));
-    await phase(targets, 'Commit', keys, (c, k) => c.commit(`layer-${k}`, `base-${k}`));
-    await phase(targets, 'Prepare with parent', keys, (c, k) => c.prepare(`child-${k}`, `layer-${k}`));
-    await phase(targets, 'Remove', keys, (c, k) => c.remove(`child-${k}`));
+    await runPhase(targets, 'Prepare', keys, (c, k) => c.prepare(`base-${k}`));
+    await runPhase(targets, 'Commit', keys, (c, k) => c.commit(`layer-${k}`, `base-${k}`));
+    await runPhase(targets, 'Prepare with parent', keys, (c, k) => c.prepare(`child-${k}`, `layer-${k}`));
+    await runPhase(targets, 'Remove', keys, (c, k) => c.remove(`child-${k}`));
 
     const [overlay, thin] = targets;
-    const rows = [['operation', 'overlay median ms', 'p99', 'thin median ms', 'p99', 'thin/overlay']];
-    for (const [label, base] of overlay.samples) {
-      const ours = thin.samples.get(label)!;
-      rows.push([
-        label,
-        median(base).toFixed(2),
-        percentile(base, 99).toFixed(2),
-        median(ours).toFixed(2),
-        percentile(ours, 99).toFixed(2),
-        (median(ours) / median(base)).toFixed(1),
-      ]);
-    }
+    const rows = comparisonRows(overlay, thin, thin, overlay, 2);
     console.log(`\nthin vs overlay latency, ${COUNT} snapshots per phase (${IN_VM in process.env ? 'emulated VM' : 'this machine'})`);
     printTable(rows);
   } finally {
