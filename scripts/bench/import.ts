@@ -17,8 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startContainerd, type Containerd } from '../../test/support/containerd';
 import { buildOciImage, busyboxRootfsLayer } from '../../test/support/oci-image';
-import { freePort } from '../../test/support/free-port';
-import { spawnStrata } from '../../test/support/strata-process';
+import { startStrataWithContainerd } from '../../test/support/strata-with-containerd';
 import { CACHE, dropCaches, ensureRootfs, ROOTFS, sh } from './rootfs';
 import { median, printTable, timeMs } from './stats';
 
@@ -104,51 +103,9 @@ const strataSide: Side = {
   label: 'strata (overlay backend, strata differ)',
   snapshotter: 'strata',
   async start(dir) {
-    const socket = path.join(dir, 's.sock');
-    const containerdDir = path.join(dir, 'c');
-    const metricsPort = await freePort();
-    const config = path.join(dir, 'strata.toml');
-    fs.writeFileSync(config, [
-      `root = ${JSON.stringify(path.join(dir, 'r'))}`,
-      'backend = "overlay"',
-      'log_level = "warn"',
-      `metrics_address = "127.0.0.1:${metricsPort}"`,
-      '[diff]',
-      `containerd_address = ${JSON.stringify(path.join(containerdDir, 'containerd.sock'))}`,
-      `namespace = ${JSON.stringify(NAMESPACE)}`,
-    ].join('\n'));
-    const strata = await spawnStrata(['--config', config], socket);
-    const stopStrata = async () => {
-      strata.child.kill('SIGTERM');
-      await strata.exited;
-    };
-    let containerd: Containerd;
-    try {
-      containerd = await startContainerd({
-        dir: containerdDir,
-        proxyPlugins: [
-          { name: 'strata', type: 'snapshot', address: socket },
-          { name: 'strata-diff', type: 'diff', address: socket },
-        ],
-        diffDefault: ['strata-diff', 'walking'],
-      });
-    } catch (err) {
-      await stopStrata();
-      throw err;
-    }
-    return {
-      containerd,
-      // A differ answering Unimplemented would hand the layer to walking unnoticed; strata's own count proves it applied.
-      async appliedLayers() {
-        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-        const line = text.split('\n').find((l) => l.startsWith('strata_grpc_request_duration_seconds_count{service="diff",method="Apply"}'));
-        return line === undefined ? 0 : Number(line.split(' ').pop());
-      },
-      async stop() {
-        await containerd.stop();
-        await stopStrata();
-      },
-    };
+    const { containerd, diffCalls, stop } = await startStrataWithContainerd(dir, NAMESPACE);
+    // A differ answering Unimplemented would hand the layer to walking unnoticed; strata's own count proves it applied.
+    return { containerd, appliedLayers: () => diffCalls('Apply'), stop };
   },
 };
 

@@ -13,29 +13,20 @@ import { ctrToFile } from '../e2e/support/ctr-to-file';
 import { chainIds } from '../e2e/support/chain-ids';
 import { layerEntries } from '../e2e/support/layer-entries';
 import { startContainerd, type Containerd } from '../support/containerd';
-import { freePort } from '../support/free-port';
 import { buildOciImage, type BuiltOciImage } from '../support/oci-image';
-import { spawnStrata, type StrataProcess } from '../support/strata-process';
+import { startStrataWithContainerd, type StrataWithContainerd } from '../support/strata-with-containerd';
 import { base, third, top } from './fixture-layers';
 import { treeListing } from './tree-listing';
 
 const IMAGE = 'strata.test/differ:1';
-
-/** strata's call count for one diff method, from its Prometheus endpoint. */
-async function diffCalls(metricsPort: number, method: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`strata_grpc_request_duration_seconds_count{service="diff",method="${method}"}`));
-  return line === undefined ? 0 : Number(line.split(' ').pop());
-}
 
 describe('containerd with strata as snapshotter and differ', () => {
   let dir: string;
   let image: string;
   let built: BuiltOciImage;
   let reference: Containerd | undefined;
+  let pair: StrataWithContainerd | undefined;
   let containerd: Containerd | undefined;
-  let strata: StrataProcess | undefined;
-  let metricsPort: number;
   // Proxy differs are not told the namespace, so strata is configured with the one the test uses.
   const ns = `sd${randomBytes(4).toString('hex')}`;
   const mounted: Array<{ on: Containerd; target: string }> = [];
@@ -44,38 +35,15 @@ describe('containerd with strata as snapshotter and differ', () => {
     dir = await fs.mkdtemp('/tmp/sx-');
     image = path.join(dir, 'image.tar');
     built = await buildOciImage({ name: IMAGE, layers: [base, top, third] }, image);
-    const socket = path.join(dir, 's.sock');
-    const containerdDir = path.join(dir, 'c');
-    metricsPort = await freePort();
-    const config = path.join(dir, 'strata.toml');
-    await fs.writeFile(config, [
-      `root = ${JSON.stringify(path.join(dir, 'r'))}`,
-      'log_level = "warn"',
-      `metrics_address = "127.0.0.1:${metricsPort}"`,
-      '[diff]',
-      `containerd_address = ${JSON.stringify(path.join(containerdDir, 'containerd.sock'))}`,
-      `namespace = ${JSON.stringify(ns)}`,
-    ].join('\n'));
-    strata = await spawnStrata(['--config', config], socket);
-    containerd = await startContainerd({
-      dir: containerdDir,
-      proxyPlugins: [
-        { name: 'strata', type: 'snapshot', address: socket },
-        { name: 'strata-diff', type: 'diff', address: socket },
-      ],
-      diffDefault: ['strata-diff', 'walking'],
-    });
+    pair = await startStrataWithContainerd(dir, ns);
+    containerd = pair.containerd;
     reference = await startContainerd({ dir: path.join(dir, 'ref') });
   });
 
   after(async () => {
     for (const { on, target } of mounted.reverse()) await on.ctr(['-n', ns, 'image', 'unmount', '--rm', target]).catch(() => undefined);
-    await containerd?.stop();
+    await pair?.stop();
     await reference?.stop();
-    if (strata) {
-      strata.child.kill('SIGTERM');
-      await strata.exited;
-    }
     await fs.rm(dir, { recursive: true, force: true });
   });
 
@@ -90,7 +58,7 @@ describe('containerd with strata as snapshotter and differ', () => {
 
   test('ctr image import unpacks through strata and gives the tree containerd overlayfs and walking give', async () => {
     await containerd!.ctrOk(['-n', ns, 'image', 'import', '--snapshotter', 'strata', image]);
-    assert.ok(await diffCalls(metricsPort, 'Apply') >= 3, 'strata applied every layer');
+    assert.ok(await pair!.diffCalls('Apply') >= 3, 'strata applied every layer');
     await reference!.ctrOk(['-n', ns, 'image', 'import', image]);
 
     const onStrata = await rootfsListing(containerd!, 'strata', 'strata');
@@ -102,11 +70,11 @@ describe('containerd with strata as snapshotter and differ', () => {
   });
 
   test('ctr snapshot diff of a committed layer goes through strata\'s differ', async () => {
-    const before = await diffCalls(metricsPort, 'Diff');
+    const before = await pair!.diffCalls('Diff');
     const topChain = chainIds(built.diffIds)[1];
     const out = path.join(dir, 'snapshot-diff.tar.gz');
     await ctrToFile({ ...containerd!, namespace: ns }, ['snapshot', '--snapshotter', 'strata', 'diff', topChain], out);
-    assert.equal(await diffCalls(metricsPort, 'Diff'), before + 1);
+    assert.equal(await pair!.diffCalls('Diff'), before + 1);
     const names = (await layerEntries(out)).map((e) => e.name);
     assert.ok(names.includes('etc/.wh.removed.txt') && names.includes('data/.wh.gone'), names.join('\n'));
     assert.ok(names.includes('data/old/.wh..wh..opq') && names.includes('data/old/y.txt'), names.join('\n'));
