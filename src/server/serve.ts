@@ -94,14 +94,22 @@ export async function serve(settings: ServeSettings, logger: Logger): Promise<Ru
   }
 }
 
+/**
+ * Binds under a private name, sets the socket's mode and group, then renames
+ * it to `address`: a client never finds the socket before it has its final
+ * permissions (bound in place, it would briefly carry the umask's).
+ */
 async function listen(server: grpc.Server, address: string, group: string | number | undefined): Promise<void> {
   await fs.mkdir(path.dirname(address), { recursive: true, mode: 0o755 });
   await removeStaleSocket(address);
+  const staging = path.join(path.dirname(address), `.strata-${process.pid}.sock`);
+  await fs.rm(staging, { force: true });
   await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix://${address}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+    server.bindAsync(`unix://${staging}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
   );
-  await fs.chmod(address, 0o660);
-  if (group !== undefined) await fs.chown(address, process.getuid?.() ?? 0, await resolveGroupId(group));
+  await fs.chmod(staging, 0o660);
+  if (group !== undefined) await fs.chown(staging, process.getuid?.() ?? 0, await resolveGroupId(group));
+  await fs.rename(staging, address);
 }
 
 /** A socket file left by a crashed server is removed; one a live server answers on is an error. */
