@@ -26,8 +26,8 @@ import { printTable } from './stats';
 const IN_VM = 'STRATA_BENCH_IN_VM';
 /** Emulated, a thin call takes 0.5-1 s: 60 keeps boot plus the run under about 4 minutes. */
 const COUNT = numberArg('count', IN_VM in process.env ? 60 : 200);
-/** Boot, two pools and 4 x COUNT x 2 calls under emulation; the VM is killed past this. */
-const VM_TIMEOUT_S = 480;
+/** Boot, two pools and 5 x COUNT x 2 calls under emulation; the VM is killed past this. */
+const VM_TIMEOUT_S = 600;
 /** A small loopback pool, as the tests use: sparse files, a base device quick to format under emulation. */
 const THIN = { data_size: '2GiB', metadata_size: '64MiB', base_image_size: '64MiB' };
 
@@ -52,6 +52,7 @@ async function main() {
     await runPhase(targets, 'Commit', keys, (c, k) => c.commit(`layer-${k}`, `base-${k}`));
     await runPhase(targets, 'Prepare with parent', keys, (c, k) => c.prepare(`child-${k}`, `layer-${k}`));
     await runPhase(targets, 'Remove', keys, (c, k) => c.remove(`child-${k}`));
+    await runPhase(targets, 'Remove committed', keys, (c, k) => c.remove(`layer-${k}`));
 
     const [overlay, thin] = targets;
     const rows = comparisonRows(overlay, thin, thin, overlay, 2);

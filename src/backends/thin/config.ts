@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseSize } from '../../bytes';
+import { MAX_METADATA_BYTES } from './metadata-limits';
 
 /** A size in bytes given as a number or a string like "10GB" / "512MiB". */
 const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -13,6 +14,11 @@ const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
 
 /** A threshold: a percentage of the pool ("10%") or an absolute size. */
 export type FreeSpace = { percent: number } | { bytes: number };
+
+/** The bytes `minimum` asks to keep free out of `total`. */
+export function requiredFree(total: number, minimum: FreeSpace): number {
+  return 'percent' in minimum ? (total * minimum.percent) / 100 : minimum.bytes;
+}
 
 const freeSpace = z.union([z.number(), z.string()]).transform((value, ctx): FreeSpace => {
   const percent = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value) : null;
@@ -36,8 +42,10 @@ export const thinConfigSchema = z.strictObject({
   pool_name: z.string().regex(/^[A-Za-z0-9._+-]{1,100}$/, 'expected a device-mapper name (letters, digits, ._+-)').optional(),
   /** Initial size of the loopback pool's sparse data file; it grows when the pool fills. */
   data_size: size.default(100 * 1000 ** 3),
-  /** Size of the loopback pool's sparse metadata file. */
-  metadata_size: size.default(2 * 1000 ** 3),
+  /** Initial size of the loopback pool's sparse metadata file; it grows when the metadata fills. */
+  metadata_size: size
+    .refine((bytes) => bytes <= MAX_METADATA_BYTES, `expected at most ${MAX_METADATA_BYTES} bytes, the kernel's limit for thin-pool metadata`)
+    .default(2 * 1000 ** 3),
   /** Size of the base device every snapshot without a parent starts from. */
   base_image_size: size.default(10 * 1000 ** 3),
   fs_type: z.enum(['ext4', 'xfs']).default('ext4'),

@@ -75,18 +75,37 @@ export interface DeviceInfo {
   suspended: boolean;
 }
 
+const INFO_ARGS = ['info', '-c', '--noheadings', '--separator', ' ', '-o', 'name,major,minor,open,events,attr'];
+
 /** What the kernel knows of `name`, or undefined when no such device exists. */
 export async function info(name: string): Promise<DeviceInfo | undefined> {
   let out: string;
   try {
-    out = await dmsetup(['info', '-c', '--noheadings', '--separator', ' ', '-o', 'name,major,minor,open,events,attr', name]);
+    out = await dmsetup([...INFO_ARGS, name]);
   } catch (err) {
     if (isNoSuchDevice(err)) return undefined;
     throw err;
   }
-  const [devName, major, minor, open, events, attr] = out.trim().split(' ');
+  return parseInfoLine(out.trim());
+}
+
+/** Every device-mapper device the kernel has, by name: one process instead of one per device. */
+export async function infoAll(): Promise<Map<string, DeviceInfo>> {
+  const devices = new Map<string, DeviceInfo>();
+  // With no devices at all, dmsetup prints "No devices found" instead of rows.
+  for (const line of (await dmsetup(INFO_ARGS)).split('\n')) {
+    const device = parseInfoLine(line.trim());
+    if (device) devices.set(device.name, device);
+  }
+  return devices;
+}
+
+function parseInfoLine(line: string): DeviceInfo | undefined {
+  const fields = line.split(' ');
+  if (fields.length !== 6) return undefined;
+  const [name, major, minor, open, events, attr] = fields;
   return {
-    name: devName,
+    name,
     major: Number(major),
     minor: Number(minor),
     openCount: Number(open),

@@ -44,7 +44,7 @@ export async function createThinBackend(options: ThinBackendOptions): Promise<Th
   await reconcile(lifecycle, recorded?.baseDeviceId, log);
   const setup = recorded ?? (await createBaseDevice(lifecycle, poolName, config));
 
-  const grower = files && new LoopbackGrower(pool, files, log);
+  const grower = files && new LoopbackGrower(pool, files, config.min_free_space, log);
   grower?.start();
   return new ThinBackend(lifecycle, config, setup.baseDeviceId, grower, log);
 }

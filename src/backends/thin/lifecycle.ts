@@ -58,12 +58,15 @@ export class DeviceLifecycle {
     // Only a device that settled after creation is surely in the pool; the
     // others may never have been created or may be half removed already.
     const present = record.state !== 'creating' && record.state !== 'faulty' && record.state !== 'removing' && record.state !== 'removed';
+    const discard = this.discardBlocks && present;
+    // Only a device recorded inactive is surely not active: for the others, one dmsetup run to make sure.
+    const inactive = record.state === 'created' || record.state === 'deactivated';
     await this.transition(deviceId, 'removing', 'removed', async () => {
-      if (this.discardBlocks && present) {
+      if (discard) {
         await this.pool.activate(deviceId, record.size);
         await this.pool.discard(deviceId);
       }
-      await this.pool.deactivate(deviceId);
+      if (discard || !inactive) await this.pool.deactivate(deviceId);
       await this.pool.deleteThin(deviceId, { missingOk: !present });
     });
     this.store.delete(deviceId);

@@ -29,7 +29,11 @@ export class LoopbackFiles {
     return (await stat(this.dataFile)).size;
   }
 
-  /** Bytes the file system holding the data file can still give it. */
+  async metadataBytes(): Promise<number> {
+    return (await stat(this.metadataFile)).size;
+  }
+
+  /** Bytes the file system holding both files can still give them. */
   async backingFreeBytes(): Promise<number> {
     const fs = await statfs(path.dirname(this.dataFile));
     return fs.bavail * fs.bsize;
@@ -37,19 +41,28 @@ export class LoopbackFiles {
 
   /** Extends the data file to `bytes` and makes its loop device see the new size. */
   async growData(bytes: number): Promise<void> {
-    const file = await open(this.dataFile, 'r+');
-    try {
-      await file.truncate(bytes);
-    } finally {
-      await file.close();
-    }
-    await losetup.refreshCapacity(this.dataDevice);
+    await growFile(this.dataFile, this.dataDevice, bytes);
+  }
+
+  /** Extends the metadata file to `bytes` and makes its loop device see the new size. */
+  async growMetadata(bytes: number): Promise<void> {
+    await growFile(this.metadataFile, this.metadataDevice, bytes);
   }
 
   async detach(): Promise<void> {
     await losetup.detach(this.dataDevice);
     await losetup.detach(this.metadataDevice);
   }
+}
+
+async function growFile(path: string, device: string, bytes: number): Promise<void> {
+  const file = await open(path, 'r+');
+  try {
+    await file.truncate(bytes);
+  } finally {
+    await file.close();
+  }
+  await losetup.refreshCapacity(device);
 }
 
 async function ensureSparseFile(file: string, size: number): Promise<void> {

@@ -1,21 +1,48 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { failedPrecondition } from '../../snapshots/errors';
+import { requiredFree, type FreeSpace } from './config';
 import { runTool, ToolError } from '../../exec/run-tool';
 import * as dmsetup from './dmsetup';
 import type { LoopbackFiles } from './loopback';
 import { deviceNumber } from './losetup';
+import { METADATA_BLOCK_BYTES } from './metadata-limits';
 
 /** Docker's default thin-pool block size: 64 KiB. */
 const DATA_BLOCK_SECTORS = 128;
-const METADATA_BLOCK_BYTES = 4096;
 /** The pool raises an event when free data blocks fall below this share; the loopback grower waits for it. */
 const LOW_WATER_PERCENT = 20;
 
-/** Below the low-water mark, or out of data space already. */
-export function isLow(space: PoolSpace): boolean {
+/** Below the data low-water mark or `minFree`, or out of data space already. */
+export function dataIsLow(space: PoolSpace, minFree: FreeSpace): boolean {
   const free = space.dataTotalBytes - space.dataUsedBytes;
-  return free * 100 < space.dataTotalBytes * LOW_WATER_PERCENT || space.mode === 'out_of_data_space';
+  return (
+    free * 100 < space.dataTotalBytes * LOW_WATER_PERCENT ||
+    free < requiredFree(space.dataTotalBytes, minFree) ||
+    space.mode === 'out_of_data_space'
+  );
+}
+
+/**
+ * Below the low-water share of metadata or `minFree`, or at the point where
+ * the kernel raises its own metadata event (dm-thin's
+ * calc_metadata_threshold: the smaller of 4 MiB and a quarter): the grower
+ * woken by that event must find the pool low, or it would sleep until the
+ * pool is out of metadata space.
+ */
+export function metadataIsLow(space: PoolSpace, minFree: FreeSpace): boolean {
+  const free = space.metadataTotalBytes - space.metadataUsedBytes;
+  const kernelThreshold = Math.min(4 * 1024 * 1024, space.metadataTotalBytes / 4);
+  return (
+    free * 100 < space.metadataTotalBytes * LOW_WATER_PERCENT ||
+    free < requiredFree(space.metadataTotalBytes, minFree) ||
+    free <= kernelThreshold
+  );
+}
+
+/** A loopback pool in this state should grow before it takes a new device. */
+export function isLow(space: PoolSpace, minFree: FreeSpace): boolean {
+  return dataIsLow(space, minFree) || metadataIsLow(space, minFree);
 }
 
 export interface PoolSpace {
@@ -157,8 +184,10 @@ export class ThinPool {
   }
 
   /**
-   * Docker's ResizePool: the loopback data file is already larger, so make
-   * the loop device and then the pool see it. The pool is suspended without
+   * Docker's ResizePool: the loopback files are already larger and their
+   * loop devices see it, so make the pool see it. The reloaded table spans the
+   * data file; the kernel takes a larger metadata device on resume (and
+   * recomputes its metadata threshold from it). The pool is suspended without
    * flushing: writes queued because it ran out of space cannot be flushed
    * before it has grown, and resume releases them.
    */

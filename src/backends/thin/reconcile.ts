@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import type { Log } from './auto-grow';
+import * as dmsetup from './dmsetup';
 import type { DeviceRecord } from './devices';
 import type { DeviceLifecycle } from './lifecycle';
 
@@ -16,19 +18,23 @@ import type { DeviceLifecycle } from './lifecycle';
  * a published snapshot's data is never given up here.
  */
 export async function reconcile(lifecycle: DeviceLifecycle, baseDeviceId: number | undefined, log: Log): Promise<void> {
+  // One listing of the kernel's devices: a restart with every device already
+  // as recorded (strata restarted, the host not rebooted) runs no dmsetup per device.
+  const live = await dmsetup.infoAll();
   for (const record of lifecycle.store.all()) {
     try {
-      await settle(lifecycle, record, baseDeviceId);
+      await settle(lifecycle, record, baseDeviceId, live.get(lifecycle.pool.deviceName(record.deviceId)));
     } catch (err) {
       log('could not settle thin device at startup', { deviceId: record.deviceId, state: record.state, error: String(err) });
     }
   }
 }
 
-async function settle(lifecycle: DeviceLifecycle, record: DeviceRecord, baseDeviceId: number | undefined): Promise<void> {
+async function settle(lifecycle: DeviceLifecycle, record: DeviceRecord, baseDeviceId: number | undefined, kernel: dmsetup.DeviceInfo | undefined): Promise<void> {
   const { deviceId, state } = record;
+  const inactiveAsRecorded = state === 'deactivated' && !kernel;
   if (deviceId === baseDeviceId) {
-    if (state !== 'deactivated') await lifecycle.deactivate(deviceId);
+    if (!inactiveAsRecorded) await lifecycle.deactivate(deviceId);
     return;
   }
   if (state === 'creating') lifecycle.markFaulty(deviceId, 'interrupted while being created');
@@ -36,6 +42,9 @@ async function settle(lifecycle: DeviceLifecycle, record: DeviceRecord, baseDevi
     await lifecycle.reclaim(deviceId);
     return;
   }
+  if (inactiveAsRecorded) return;
+  const activeAsRecorded = state === 'activated' && kernel && !kernel.suspended && !record.growFs;
+  if (activeAsRecorded && existsSync(lifecycle.pool.devicePath(deviceId))) return;
   switch (state) {
     case 'created':
     case 'activating':

@@ -2,8 +2,8 @@ import type { Backend, NewSnapshot, StagedStorage } from '../../snapshots/backen
 import { failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../snapshots/errors';
 import { RwLock } from '../../snapshots/rw-lock';
 import type { Labels, Mount, SnapshotRef, Usage } from '../../snapshots/types';
-import type { Log, LoopbackGrower } from './auto-grow';
-import type { FreeSpace, ThinConfig } from './config';
+import type { Growth, Log, LoopbackGrower } from './auto-grow';
+import { requiredFree, type FreeSpace, type ThinConfig } from './config';
 import { DEVICE_STATES, type DeviceRecord, type DeviceState, type DeviceStore } from './devices';
 import { baseMountOptions } from './filesystem';
 import type { DeviceLifecycle } from './lifecycle';
@@ -103,7 +103,8 @@ export class ThinBackend implements Backend {
     if (ref.kind === 'committed') throw failedPrecondition(`snapshot ${ref.id} is committed: it has no mounts`);
     const record = await this.activeDevice(ref.id);
     const options = baseMountOptions(this.config.fs_type);
-    if (ref.kind === 'view') options.push('ro');
+    // An explicit "rw" keeps `ctr snapshot mounts` output runnable: it prints "-o" even for an empty list.
+    options.push(ref.kind === 'view' ? 'ro' : 'rw');
     return [{ type: this.config.fs_type, source: this.pool.devicePath(record.deviceId), options }];
   }
 
@@ -217,13 +218,21 @@ export class ThinBackend implements Backend {
   /** Grows a loopback pool that is filling, then refuses a new device if the pool is still too full. */
   private async ensureSpace(): Promise<void> {
     let space = await this.pool.space();
-    if (this.grower && isLow(space) && (await this.grower.growIfLow())) space = await this.pool.space();
+    let blocked: Growth['blocked'] = {};
+    if (this.grower && (isLow(space, this.config.min_free_space) || space.mode !== 'rw')) {
+      const growth = await this.grower.growIfLow();
+      if (growth.grew) space = await this.pool.space();
+      blocked = growth.blocked;
+    }
     if (space.mode !== 'rw') {
-      throw resourceExhausted(`thin-pool ${this.pool.name} is in mode ${space.mode}: no new devices until it is repaired or grown`);
+      // Out of metadata space, the kernel reports the pool read-only.
+      const outOfMetadata = space.mode === 'ro' && space.metadataUsedBytes >= space.metadataTotalBytes ? ' (out of metadata space)' : '';
+      const why = [blocked.data, blocked.metadata].filter((reason) => reason !== undefined).map((reason) => `; ${reason}`).join('');
+      throw resourceExhausted(`thin-pool ${this.pool.name} is in mode ${space.mode}${outOfMetadata}${why}: no new devices until it is repaired or grown`);
     }
     const minimum = this.config.min_free_space;
-    checkFree(this.pool.name, 'data', space.dataTotalBytes - space.dataUsedBytes, space.dataTotalBytes, minimum);
-    checkFree(this.pool.name, 'metadata', space.metadataTotalBytes - space.metadataUsedBytes, space.metadataTotalBytes, minimum);
+    checkFree(this.pool.name, 'data', space.dataTotalBytes - space.dataUsedBytes, space.dataTotalBytes, minimum, blocked.data);
+    checkFree(this.pool.name, 'metadata', space.metadataTotalBytes - space.metadataUsedBytes, space.metadataTotalBytes, minimum, blocked.metadata);
   }
 
   private deviceOf(snapshotId: string): DeviceRecord {
@@ -257,12 +266,12 @@ function requestedSize(labels: Labels, originSize: number): number {
   return Math.ceil(requested / 4096) * 4096;
 }
 
-function checkFree(poolName: string, what: 'data' | 'metadata', free: number, total: number, minimum: FreeSpace): void {
-  const required = 'percent' in minimum ? (total * minimum.percent) / 100 : minimum.bytes;
-  if (free >= required) return;
+/** Refuses a new device when `what` has less free than min_free_space; `blocked` says why it could not grow. */
+function checkFree(poolName: string, what: 'data' | 'metadata', free: number, total: number, minimum: FreeSpace, blocked: string | undefined): void {
+  if (free >= requiredFree(total, minimum)) return;
   const wanted = 'percent' in minimum ? `${minimum.percent}%` : humanBytes(minimum.bytes);
   throw resourceExhausted(
-    `thin-pool ${poolName} has ${humanBytes(free)} of ${humanBytes(total)} ${what} space free, less than min_free_space (${wanted}): ` +
-      'remove snapshots or grow the pool before creating more',
+    `thin-pool ${poolName} has ${humanBytes(free)} of ${humanBytes(total)} ${what} space free, less than min_free_space (${wanted})` +
+      `${blocked ? `, and ${blocked}` : ''}: remove snapshots or grow the pool before creating more`,
   );
 }

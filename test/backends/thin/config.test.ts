@@ -39,5 +39,7 @@ describe('thin config', () => {
     assert.throws(() => thinConfigSchema.parse({ fs_type: 'btrfs' }));
     assert.throws(() => thinConfigSchema.parse({ pool_name: 'has space' }), /device-mapper name/);
     assert.throws(() => thinConfigSchema.parse({ data_sise: '1GB' }), /data_sise/);
+    assert.throws(() => thinConfigSchema.parse({ metadata_size: '16GiB' }), /kernel's limit for thin-pool metadata/);
+    assert.equal(thinConfigSchema.parse({ metadata_size: '15GiB' }).metadata_size, 15 * 1024 ** 3);
   });
 });

@@ -42,12 +42,24 @@ export interface ThinFixture {
 /** Registers teardown work: a test's `t.after`, or a suite's list run by its `after` hook. */
 export type OnCleanup = (fn: () => Promise<void>) => void;
 
+export interface FixtureOptions {
+  /** Use this thin-pool (the `pool_name` option) instead of a loopback pool. */
+  existingPool?: string;
+  /**
+   * Runs on the empty root before the backend opens it; what it returns runs
+   * at teardown once the pool and its loop devices are gone, before the root
+   * is deleted (to unmount what it mounted there).
+   */
+  prepareRoot?: (root: string) => Promise<(() => Promise<void>) | void>;
+}
+
 /**
  * A thin backend on a fresh root under /tmp with its own LMDB environment.
  * Everything is torn down afterwards, pass or fail: devices, pool, loop
  * devices, files.
  */
-export async function thinFixture(onCleanup: OnCleanup, input: ThinConfigInput = {}, existingPool?: string): Promise<ThinFixture> {
+export async function thinFixture(onCleanup: OnCleanup, input: ThinConfigInput = {}, options: FixtureOptions = {}): Promise<ThinFixture> {
+  const { existingPool } = options;
   const root = await mkdtemp('/tmp/thin-');
   const poolName = existingPool ?? loopbackPoolName(root);
   const env = open({ path: path.join(root, 'meta') });
@@ -56,13 +68,16 @@ export async function thinFixture(onCleanup: OnCleanup, input: ThinConfigInput =
   const logs: ThinFixture['logs'] = [];
   const log = (msg: string, fields?: object) => logs.push({ msg, fields });
   let backend: ThinBackend | undefined;
+  let unprepareRoot: (() => Promise<void>) | void;
   onCleanup(async () => {
     await backend?.close();
     await env.close();
     await removeDevices(`${poolName}-`);
     if (!existingPool) await removePool(poolName, [path.join(root, 'thin', 'data'), path.join(root, 'thin', 'metadata')]);
+    await unprepareRoot?.();
     await rm(root, { recursive: true, force: true });
   });
+  unprepareRoot = await options.prepareRoot?.(root);
   backend = await createThinBackend({ root, config, db, log });
   const fixture: ThinFixture = {
     root,
@@ -126,6 +141,15 @@ export async function activeDevices(poolName: string): Promise<string[]> {
     .map((line) => line.split('\t')[0].trim())
     .filter((name) => name.startsWith(`${poolName}-`))
     .sort();
+}
+
+/** Teardown steps run last-registered first, so the backend goes before the pool under it. */
+export function cleanupStack(t: TestContext): OnCleanup {
+  const steps: Array<() => Promise<void>> = [];
+  t.after(async () => {
+    for (const step of steps.reverse()) await step();
+  });
+  return (fn) => steps.push(fn);
 }
 
 export const testCleanup =

@@ -38,7 +38,7 @@ describe('thin backend on a loopback pool', { skip: skipReason }, () => {
     assert.equal(firstMounts.length, 1);
     assert.equal(firstMounts[0].type, 'ext4');
     assert.equal(firstMounts[0].source, `/dev/mapper/${poolName}-snap-${store.bySnapshot('l1')?.deviceId}`);
-    assert.deepEqual(firstMounts[0].options, []);
+    assert.deepEqual(firstMounts[0].options, ['rw']);
     await withMounts(firstMounts, async (dir) => {
       await writeFile(path.join(dir, 'a.txt'), 'layer one');
       await writeFile(path.join(dir, 'big.bin'), Buffer.alloc(4 * MiB, 7));

@@ -4,22 +4,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { withMounts } from '../../../src/mount';
 import { isSnapshotError } from '../../../src/snapshots/errors';
-import { create, dmsetup, MiB, removeDevices, removePool, skipReason, thinFixture } from './fixture';
+import { cleanupStack, create, dmsetup, MiB, removeDevices, removePool, skipReason, thinFixture } from './fixture';
 
 const run = promisify(execFile);
-
-/** Teardown steps run last-registered first, so the backend goes before the pool under it. */
-function cleanupStack(t: TestContext) {
-  const steps: Array<() => Promise<void>> = [];
-  t.after(async () => {
-    for (const step of steps.reverse()) await step();
-  });
-  return (fn: () => Promise<void>) => steps.push(fn);
-}
 
 /** A thin-pool made the way an administrator would, for the `pool_name` option. */
 async function existingPool(onCleanup: (fn: () => Promise<void>) => void, dataBytes: number): Promise<string> {
@@ -72,7 +63,7 @@ describe('thin-pool space', { skip: skipReason }, () => {
   test('an existing pool given by pool_name refuses new devices below min_free_space', async (t) => {
     const onCleanup = cleanupStack(t);
     const poolName = await existingPool(onCleanup, 64 * MiB);
-    const { backend, env } = await thinFixture(onCleanup, { min_free_space: '50%' }, poolName);
+    const { backend, env } = await thinFixture(onCleanup, { min_free_space: '50%' }, { existingPool: poolName });
     const status = await backend.status();
     assert.equal(status.poolName, poolName);
     assert.equal(status.loopback, undefined, 'strata did not create this pool');

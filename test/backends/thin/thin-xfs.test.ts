@@ -13,7 +13,7 @@ describe('thin backend with xfs', { skip: skipReason }, () => {
     const first = await create(backend, env, '1', 'active');
     const mounts = await backend.mounts(first);
     assert.equal(mounts[0].type, 'xfs');
-    assert.deepEqual(mounts[0].options, ['nouuid']);
+    assert.deepEqual(mounts[0].options, ['nouuid', 'rw']);
     await withMounts(mounts, (dir) => writeFile(path.join(dir, 'hello'), 'from xfs'));
     await backend.commit(ref('1', 'active'));
 
