@@ -4,7 +4,7 @@
  * stream (the DiffID) and hands the tar bytes on; a worker thread writes the
  * entries with synchronous system calls (see unpacker.ts), which keeps this
  * thread's event loop free for everything else the process serves. A ring
- * of shared-memory slots carries the bytes between the two.
+ * of shared-memory slots carries the bytes between the two (byte-ring.ts).
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -53,7 +53,7 @@ export async function applyLayer(stream: AsyncIterable<Buffer>, target: string, 
     if (!thread.finished) thread.end();
   } catch (err) {
     // The stream failed: let the thread stop cleanly before reporting it.
-    if (!thread.finished) thread.abort(err instanceof Error ? err.message : String(err));
+    if (!thread.finished) thread.abort();
     await outcome.catch(() => undefined);
     await thread.release(false);
     throw err;

@@ -7,13 +7,12 @@
  */
 import { SnapshotError, type ErrorKind } from '../snapshots/errors';
 import type { ApplyOptions } from './applier';
+import type { RingMemory } from './byte-ring';
 import { LayerFormatError, UnsafeEntryError } from './errors';
 
-/** Given once, when the thread starts. */
+/** Given once, when the thread starts: the ring that carries tar bytes from the main thread (see byte-ring.ts). */
 export interface WorkerSetup {
-  /** The ring of slots that carries tar bytes from the main thread. */
-  ring: SharedArrayBuffer;
-  slotBytes: number;
+  ring: RingMemory;
 }
 
 export interface ApplyJob {
@@ -21,17 +20,11 @@ export interface ApplyJob {
   opts: ApplyOptions;
 }
 
-/**
- * Main -> worker, per apply: the job, its tar bytes (the first `length`
- * bytes of a ring slot), the end of them, or a reason to stop. A slot is
- * the worker's until it names it in `freed`; shared memory saves copying
- * and transferring the bytes a second time, and the number of slots bounds
- * the bytes in flight.
- */
-export type ToWorker = { job: ApplyJob } | { slot: number; length: number } | { end: true } | { abort: string };
+/** Main -> worker: a job; its bytes come through the ring. */
+export type ToWorker = { job: ApplyJob };
 
-/** Worker -> main: slots it is done with, then exactly one outcome per job. */
-export type FromWorker = { freed: number } | { entries: number } | { error: WireError };
+/** Worker -> main: exactly one outcome per job. */
+export type FromWorker = { entries: number } | { error: WireError };
 
 export interface WireError {
   class: 'LayerFormatError' | 'UnsafeEntryError' | 'SnapshotError' | 'Error';

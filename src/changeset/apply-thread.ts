@@ -1,14 +1,15 @@
 /**
  * The main thread's handle on an apply worker thread: it runs one job at a
- * time, fed through a ring of shared-memory slots. Threads that finished a
- * job cleanly wait in a small idle pool for the next one, since starting a
- * thread (a new V8 isolate, the modules loaded again) costs 70-150 ms; a
- * thread whose job failed is ended instead, so no stale bytes or state can
- * reach the next job.
+ * time, fed through a ring of shared-memory slots (byte-ring.ts). Threads
+ * that finished a job cleanly wait in a small idle pool for the next one,
+ * since starting a thread (a new V8 isolate, the modules loaded again)
+ * costs 70-150 ms; a thread whose job failed is ended instead, so no stale
+ * bytes or state can reach the next job.
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fromWire, type ApplyJob, type FromWorker, type ToWorker, type WorkerSetup } from './apply-protocol';
+import { allocateRing, RingWriter } from './byte-ring';
 
 const WORKER_SCRIPT = path.join(__dirname, 'apply-worker.js');
 const SLOT_BYTES = 1 << 20;
@@ -24,30 +25,20 @@ const idle: ApplyThread[] = [];
 
 export class ApplyThread {
   private readonly worker: Worker;
-  private readonly ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
-  private readonly bytes = new Uint8Array(this.ring);
-  private readonly free = Array.from({ length: SLOTS }, (_, i) => i);
-  private freed?: () => void;
-  /** The slot being filled and how much of it is. */
-  private slot?: number;
-  private filled = 0;
+  private readonly ring: RingWriter;
   private job?: Job;
   /** True from the job's outcome (or the thread's death) until the next job starts. */
   finished = true;
   private dead = false;
 
   private constructor() {
-    const setup: WorkerSetup = { ring: this.ring, slotBytes: SLOT_BYTES };
+    const memory = allocateRing(SLOTS, SLOT_BYTES);
+    this.ring = new RingWriter(memory);
+    const setup: WorkerSetup = { ring: memory };
     this.worker = new Worker(WORKER_SCRIPT, { workerData: setup });
     this.worker.on('message', (message: FromWorker) => {
-      if ('freed' in message) {
-        this.free.push(message.freed);
-        this.freed?.();
-      } else if ('entries' in message) {
-        this.settle()?.resolve(message.entries);
-      } else {
-        this.settle()?.reject(fromWire(message.error));
-      }
+      if ('entries' in message) this.settle()?.resolve(message.entries);
+      else this.settle()?.reject(fromWire(message.error));
     });
     const die = (err: Error) => {
       this.dead = true;
@@ -70,6 +61,7 @@ export class ApplyThread {
   start(job: ApplyJob): Promise<number> {
     this.finished = false;
     const outcome = new Promise<number>((resolve, reject) => (this.job = { resolve, reject }));
+    this.ring.begin();
     this.post({ job });
     return outcome;
   }
@@ -79,43 +71,23 @@ export class ApplyThread {
     const job = this.job;
     this.job = undefined;
     this.finished = true;
-    this.freed?.();
+    this.ring.stop();
     return job;
   }
 
-  /** Copies `chunk` into slots, sending each one that fills up; waits while all are in flight. */
-  async write(chunk: Buffer): Promise<void> {
-    for (let offset = 0; offset < chunk.length && !this.finished;) {
-      if (this.slot === undefined) {
-        while (this.free.length === 0 && !this.finished) await new Promise<void>((resolve) => (this.freed = resolve));
-        if (this.finished) return;
-        this.slot = this.free.pop()!;
-        this.filled = 0;
-      }
-      const take = Math.min(chunk.length - offset, SLOT_BYTES - this.filled);
-      this.bytes.set(chunk.subarray(offset, offset + take), this.slot * SLOT_BYTES + this.filled);
-      this.filled += take;
-      offset += take;
-      if (this.filled === SLOT_BYTES) this.flush();
-    }
+  /** Hands `chunk` to the thread; waits while the ring is full. Returns early once the job is over. */
+  write(chunk: Buffer): Promise<void> {
+    return this.ring.write(chunk);
   }
 
-  /** Sends what is left and tells the thread the bytes end there. */
+  /** Tells the thread the bytes end here. */
   end(): void {
-    this.flush();
-    this.post({ end: true });
+    this.ring.end();
   }
 
-  abort(reason: string): void {
-    this.slot = undefined;
-    this.post({ abort: reason });
-  }
-
-  private flush(): void {
-    if (this.slot === undefined) return;
-    if (this.filled > 0) this.post({ slot: this.slot, length: this.filled });
-    else this.free.push(this.slot);
-    this.slot = undefined;
+  /** Tells the thread to stop: the stream failed. */
+  abort(): void {
+    this.ring.abort();
   }
 
   private post(message: ToWorker): void {

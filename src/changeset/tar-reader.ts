@@ -1,7 +1,10 @@
 /**
  * A pull parser for a (decompressed) tar stream. It reads one entry header
  * at a time and hands out the body in the chunks it arrived in, so memory
- * stays bounded by the source's chunk size. It reads the source to its
+ * stays bounded by the source's chunk size. It is synchronous: it runs in
+ * the apply worker, whose source blocks until bytes arrive (see
+ * byte-ring.ts), and a promise per header and body piece was a measurable
+ * share of the apply time. It reads the source to its
  * end, past the end-of-archive blocks, so that whoever hashes the source
  * for the layer's DiffID sees every byte. Once it asks the source for the
  * next chunk it holds no view into the previous one (what spans chunks is
@@ -16,7 +19,7 @@ import {
 export const DEFAULT_MAX_METADATA = 1 << 20;
 
 export class TarReader {
-  private readonly source: AsyncIterator<Buffer>;
+  private readonly source: Iterator<Buffer>;
   private chunk: Buffer = Buffer.alloc(0);
   private pos = 0;
   private remaining = 0;
@@ -26,15 +29,15 @@ export class TarReader {
   current = '';
 
   constructor(
-    source: AsyncIterable<Buffer>,
+    source: Iterable<Buffer>,
     private readonly maxMetadata = DEFAULT_MAX_METADATA,
   ) {
-    this.source = source[Symbol.asyncIterator]();
+    this.source = source[Symbol.iterator]();
   }
 
-  private async fill(): Promise<boolean> {
+  private fill(): boolean {
     while (this.pos >= this.chunk.length) {
-      const { value, done } = await this.source.next();
+      const { value, done } = this.source.next();
       if (done) return false;
       const buf = Buffer.isBuffer(value) ? value : Buffer.from(value as Uint8Array);
       this.chunk = buf;
@@ -48,8 +51,8 @@ export class TarReader {
   }
 
   /** Reads exactly n bytes; null on a clean end of stream before the first byte. */
-  private async readExact(n: number, what: string): Promise<Buffer | null> {
-    if (!(await this.fill())) return null;
+  private readExact(n: number, what: string): Buffer | null {
+    if (!this.fill()) return null;
     if (this.chunk.length - this.pos >= n) {
       this.pos += n;
       return this.chunk.subarray(this.pos - n, this.pos);
@@ -57,7 +60,7 @@ export class TarReader {
     const out = Buffer.allocUnsafe(n);
     let got = 0;
     while (got < n) {
-      if (!(await this.fill())) throw this.truncated(what);
+      if (!this.fill()) throw this.truncated(what);
       const take = Math.min(n - got, this.chunk.length - this.pos);
       this.chunk.copy(out, got, this.pos, this.pos + take);
       this.pos += take;
@@ -66,9 +69,10 @@ export class TarReader {
     return out;
   }
 
-  private async skip(n: number, what: string): Promise<void> {
+  /** `what` is a function: the message is composed only when the stream is truncated. */
+  private skip(n: number, what: () => string): void {
     while (n > 0) {
-      if (!(await this.fill())) throw this.truncated(what);
+      if (!this.fill()) throw this.truncated(what());
       const take = Math.min(n, this.chunk.length - this.pos);
       this.pos += take;
       n -= take;
@@ -76,56 +80,56 @@ export class TarReader {
   }
 
   /** The next piece of the current entry's body, or null when it is all read. */
-  async readBody(): Promise<Buffer | null> {
+  readBody(): Buffer | null {
     if (this.remaining === 0) return null;
-    if (!(await this.fill())) throw this.truncated(`the content of ${JSON.stringify(this.current)}`);
+    if (!this.fill()) throw this.truncated(`the content of ${JSON.stringify(this.current)}`);
     const take = Math.min(this.remaining, this.chunk.length - this.pos);
     this.pos += take;
     this.remaining -= take;
     return this.chunk.subarray(this.pos - take, this.pos);
   }
 
-  private async readMetadata(size: number, kind: string): Promise<Buffer> {
+  private readMetadata(size: number, kind: string): Buffer {
     if (size > this.maxMetadata) {
       throw new LayerFormatError(`${kind} of ${size} bytes after entry ${JSON.stringify(this.current)} exceeds the ${this.maxMetadata}-byte limit`);
     }
-    const data = (await this.readExact(size, kind)) ?? (size === 0 ? Buffer.alloc(0) : null);
+    const data = this.readExact(size, kind) ?? (size === 0 ? Buffer.alloc(0) : null);
     if (!data) throw this.truncated(kind);
-    await this.skip((BLOCK - (size % BLOCK)) % BLOCK, kind);
+    this.skip((BLOCK - (size % BLOCK)) % BLOCK, () => kind);
     // Copy: the slice may pin a large source chunk.
     return Buffer.from(data);
   }
 
   /** Advances to the next entry (skipping what is left of the current body); null at the end. */
-  async next(): Promise<TarHeader | null> {
+  next(): TarHeader | null {
     if (this.ended) return null;
-    await this.skip(this.remaining + this.pad, `the content of ${JSON.stringify(this.current)}`);
+    this.skip(this.remaining + this.pad, () => `the content of ${JSON.stringify(this.current)}`);
     this.remaining = 0;
     this.pad = 0;
     let pax = new Map<string, Buffer>();
     let longName: string | undefined;
     let longLink: string | undefined;
     for (;;) {
-      const block = await this.readExact(BLOCK, 'a tar header');
+      const block = this.readExact(BLOCK, 'a tar header');
       if (!block) throw new LayerFormatError('truncated tar stream: no end-of-archive marker');
       if (isZeroBlock(block)) {
-        await this.finish();
+        this.finish();
         return null;
       }
       const raw = decodeHeader(block);
       switch (raw.typeflag) {
         case 'x':
-          pax = new Map([...pax, ...decodePax(await this.readMetadata(raw.size, 'a PAX header'))]);
+          pax = new Map([...pax, ...decodePax(this.readMetadata(raw.size, 'a PAX header'))]);
           continue;
         case 'g':
           // Global records apply to later entries in theory; containerd ignores them too.
-          await this.readMetadata(raw.size, 'a PAX global header');
+          this.readMetadata(raw.size, 'a PAX global header');
           continue;
         case 'L':
-          longName = (await this.readMetadata(raw.size, 'a GNU long name')).toString('utf8').replace(/\0+$/, '');
+          longName = this.readMetadata(raw.size, 'a GNU long name').toString('utf8').replace(/\0+$/, '');
           continue;
         case 'K':
-          longLink = (await this.readMetadata(raw.size, 'a GNU long link name')).toString('utf8').replace(/\0+$/, '');
+          longLink = this.readMetadata(raw.size, 'a GNU long link name').toString('utf8').replace(/\0+$/, '');
           continue;
       }
       const name = pax.get('path')?.toString('utf8') ?? longName ?? raw.name;
@@ -166,10 +170,10 @@ export class TarReader {
   }
 
   /** After the first zero block: expect a second, then read whatever follows. */
-  private async finish(): Promise<void> {
+  private finish(): void {
     this.ended = true;
-    const second = await this.readExact(BLOCK, 'the end-of-archive marker');
+    const second = this.readExact(BLOCK, 'the end-of-archive marker');
     if (second && !isZeroBlock(second)) throw new LayerFormatError('data after a single zero block (corrupt end-of-archive marker)');
-    while (await this.fill()) this.pos = this.chunk.length;
+    while (this.fill()) this.pos = this.chunk.length;
   }
 }

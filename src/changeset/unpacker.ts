@@ -51,26 +51,33 @@ export class Unpacker {
    */
   private specials: Array<{ node: SpecialNode; header?: TarHeader }> = [];
 
+  private readonly rootSlash: string;
+
   constructor(
     private readonly root: string,
     private readonly opts: ApplyOptions,
-  ) {}
+  ) {
+    this.rootSlash = root.endsWith('/') ? root : `${root}/`;
+  }
 
   /** Applies every entry of the (uncompressed) tar stream; returns the number of entries. */
-  async apply(tar: AsyncIterable<Buffer>): Promise<number> {
+  apply(tar: Iterable<Buffer>): number {
     const reader = new TarReader(tar, this.opts.maxMetadataSize ?? DEFAULT_MAX_METADATA);
     let entries = 0;
-    for (let header = await reader.next(); header; header = await reader.next()) {
+    for (let header = reader.next(); header; header = reader.next()) {
       entries++;
-      await this.entry(header, reader);
+      this.entry(header, reader);
     }
-    await this.makeSpecials();
-    await this.finishDirectories();
+    this.makeSpecials();
+    this.finishDirectories();
     return entries;
   }
 
   private abs(canonical: string): string {
-    return path.join(this.root, canonical);
+    // Both parts are clean (the root from realpath, canonical paths built
+    // from normalised names): plain concatenation, no path.join, which
+    // showed in profiles at several calls per entry.
+    return canonical === '' ? this.root : this.rootSlash + canonical;
   }
 
   // ---- paths -------------------------------------------------------------
@@ -80,19 +87,19 @@ export class Unpacker {
    * followed as if the root were '/', and one that climbs above the root is
    * refused. Missing directories are created when `create` is set.
    */
-  private async resolveDir(rel: string, entry: string, create: true, depth?: number): Promise<string>;
-  private async resolveDir(rel: string, entry: string, create: boolean, depth?: number): Promise<string | undefined>;
-  private async resolveDir(rel: string, entry: string, create: boolean, depth = 0): Promise<string | undefined> {
+  private resolveDir(rel: string, entry: string, create: true, depth?: number): string;
+  private resolveDir(rel: string, entry: string, create: boolean, depth?: number): string | undefined;
+  private resolveDir(rel: string, entry: string, create: boolean, depth = 0): string | undefined {
     if (rel === '') return '';
     const known = this.resolved.get(rel);
     if (known !== undefined) return known;
     if (depth > MAX_SYMLINKS) throw new UnsafeEntryError(entry, 'too many levels of symbolic links');
-    const parent = await this.resolveDir(parentOf(rel), entry, create, depth);
+    const parent = this.resolveDir(parentOf(rel), entry, create, depth);
     if (parent === undefined) return undefined;
     const canonical = joinRel(parent, baseName(rel));
     const abs = this.abs(canonical);
     let result = canonical;
-    await this.makeSpecials();
+    this.makeSpecials();
     const st = fs.lstatSync(abs, { throwIfNoEntry: false });
     if (!st) {
       if (!create) return undefined;
@@ -106,7 +113,7 @@ export class Unpacker {
       if (joined === '..' || joined.startsWith('../')) {
         throw new UnsafeEntryError(entry, `parent ${JSON.stringify(rel)} is a symlink to ${JSON.stringify(target)}, which leads outside the target`);
       }
-      const followed = await this.resolveDir(normalizeEntryName(joined), entry, create, depth + 1);
+      const followed = this.resolveDir(normalizeEntryName(joined), entry, create, depth + 1);
       if (followed === undefined) return undefined;
       result = followed;
     } else if (!st.isDirectory()) {
@@ -117,8 +124,8 @@ export class Unpacker {
   }
 
   /** Removes whatever is at `canonical` (never following a symlink there). */
-  private async remove(canonical: string): Promise<void> {
-    await this.makeSpecials();
+  private remove(canonical: string): void {
+    this.makeSpecials();
     const st = fs.lstatSync(this.abs(canonical), { throwIfNoEntry: false });
     if (!st) return;
     if (st.isDirectory() || st.isSymbolicLink()) this.resolved = new Map();
@@ -129,45 +136,45 @@ export class Unpacker {
   }
 
   /** Prepares `canonical` for a new object: clears an old one unless it is a directory that stays one. */
-  private async clear(canonical: string, keepDirectory: boolean): Promise<boolean> {
+  private clear(canonical: string, keepDirectory: boolean): boolean {
     if (this.createdDirs.has(parentOf(canonical)) && !this.unpacked.has(canonical)) return false;
-    await this.makeSpecials();
+    this.makeSpecials();
     const st = fs.lstatSync(this.abs(canonical), { throwIfNoEntry: false });
     if (!st) return false;
     if (keepDirectory && st.isDirectory()) return true;
-    await this.remove(canonical);
+    this.remove(canonical);
     return false;
   }
 
   // ---- entries -----------------------------------------------------------
 
-  private async entry(header: TarHeader, reader: TarReader): Promise<void> {
+  private entry(header: TarHeader, reader: TarReader): void {
     const rel = normalizeEntryName(header.name);
     if (rel === '') return; // the root itself: containerd skips it too
     const base = baseName(rel);
     if (base === OPAQUE_MARKER) return this.opaque(parentOf(rel), header.name);
     if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(rel, header.name);
 
-    const parent = await this.resolveDir(parentOf(rel), header.name, true);
+    const parent = this.resolveDir(parentOf(rel), header.name, true);
     const canonical = joinRel(parent, base);
     if (header.type === 'directory') {
-      if (!(await this.clear(canonical, true))) {
+      if (!this.clear(canonical, true)) {
         fs.mkdirSync(this.abs(canonical), { mode: 0o700 });
         this.createdDirs.add(canonical);
       }
       this.resolved.set(rel, canonical);
       this.dirs.set(canonical, header);
     } else {
-      await this.clear(canonical, false);
+      this.clear(canonical, false);
       switch (header.type) {
         case 'file':
-          await this.file(canonical, header, reader);
+          this.file(canonical, header, reader);
           break;
         case 'symlink':
           this.symlink(canonical, header);
           break;
         case 'link':
-          await this.hardlink(canonical, header);
+          this.hardlink(canonical, header);
           break;
         default:
           this.specials.push({
@@ -181,10 +188,10 @@ export class Unpacker {
   }
 
   /** Content goes to disk in the pieces it arrived in: nothing is buffered. */
-  private async file(canonical: string, header: TarHeader, reader: TarReader): Promise<void> {
+  private file(canonical: string, header: TarHeader, reader: TarReader): void {
     const fd = fs.openSync(this.abs(canonical), CREATE_FILE, header.mode & 0o777);
     try {
-      for (let c = await reader.readBody(); c; c = await reader.readBody()) {
+      for (let c = reader.readBody(); c; c = reader.readBody()) {
         for (let off = 0; off < c.length;) off += fs.writeSync(fd, c, off, c.length - off);
       }
       // chown before chmod: chown clears setuid/setgid.
@@ -204,11 +211,11 @@ export class Unpacker {
   }
 
   /** Makes the pending special files, then sets their owners, modes and times. */
-  private async makeSpecials(): Promise<void> {
+  private makeSpecials(): void {
     if (this.specials.length === 0) return;
     const batch = this.specials;
     this.specials = [];
-    await mknodAll(batch.map((s) => s.node));
+    mknodAll(batch.map((s) => s.node));
     for (const { node, header } of batch) {
       if (!header) continue;
       fs.lchownSync(node.path, header.uid, header.gid);
@@ -223,7 +230,7 @@ export class Unpacker {
    * is not followed. As containerd does, the link entry's owner, mode and
    * times then apply to the shared inode (mode only when it is no symlink).
    */
-  private async hardlink(canonical: string, header: TarHeader): Promise<void> {
+  private hardlink(canonical: string, header: TarHeader): void {
     const name = header.name;
     let targetRel: string;
     try {
@@ -232,11 +239,11 @@ export class Unpacker {
       throw new UnsafeEntryError(name, `hard link target ${JSON.stringify(header.linkname)} contains '..'`);
     }
     if (targetRel === '') throw new UnsafeEntryError(name, 'hard link to the target root');
-    const targetParent = await this.resolveDir(parentOf(targetRel), name, false);
+    const targetParent = this.resolveDir(parentOf(targetRel), name, false);
     const missing = new LayerFormatError(`entry ${JSON.stringify(name)}: hard link target ${JSON.stringify(header.linkname)} does not exist`);
     if (targetParent === undefined) throw missing;
     const target = joinRel(targetParent, baseName(targetRel));
-    await this.makeSpecials();
+    this.makeSpecials();
     const abs = this.abs(canonical);
     try {
       fs.linkSync(this.abs(target), abs);
@@ -257,14 +264,14 @@ export class Unpacker {
     return name;
   }
 
-  private async whiteout(rel: string, entry: string): Promise<void> {
+  private whiteout(rel: string, entry: string): void {
     const name = this.whiteoutName(rel, entry);
     const overlay = this.opts.mode === 'overlay-upper';
     // In a plain directory a missing parent means there is nothing to delete.
-    const parent = await this.resolveDir(parentOf(rel), entry, overlay);
+    const parent = this.resolveDir(parentOf(rel), entry, overlay);
     if (parent === undefined) return;
     const canonical = joinRel(parent, name);
-    await this.remove(canonical);
+    this.remove(canonical);
     this.unpacked.delete(canonical);
     if (overlay) {
       this.specials.push({ node: { path: this.abs(canonical), type: 'char-device', mode: 0, major: 0, minor: 0 } });
@@ -272,12 +279,12 @@ export class Unpacker {
     }
   }
 
-  private async opaque(dirRel: string, entry: string): Promise<void> {
-    const dir = await this.resolveDir(dirRel, entry, true);
-    await this.makeSpecials();
+  private opaque(dirRel: string, entry: string): void {
+    const dir = this.resolveDir(dirRel, entry, true);
+    this.makeSpecials();
     for (const name of fs.readdirSync(this.abs(dir))) {
       const child = joinRel(dir, name);
-      if (!this.unpacked.has(child)) await this.remove(child);
+      if (!this.unpacked.has(child)) this.remove(child);
     }
     if (this.opts.mode === 'overlay-upper') {
       const key = this.opts.userxattr ? 'user.overlay.opaque' : 'trusted.overlay.opaque';
@@ -290,13 +297,13 @@ export class Unpacker {
    * finally directory mtimes: last, because writing inside a directory
    * changes its mtime.
    */
-  private async finishDirectories(): Promise<void> {
+  private finishDirectories(): void {
     for (const [canonical, header] of this.dirs) {
       const abs = this.abs(canonical);
       fs.lchownSync(abs, header.uid, header.gid);
       fs.chmodSync(abs, header.mode);
     }
-    await writeXattrs([...this.xattrs].map(([canonical, xattrs]) => [this.abs(canonical), xattrs] as [string, Xattrs]));
+    writeXattrs([...this.xattrs].map(([canonical, xattrs]) => [this.abs(canonical), xattrs] as [string, Xattrs]));
     for (const [canonical, header] of this.dirs) fs.utimesSync(this.abs(canonical), seconds(header.mtimeNs), seconds(header.mtimeNs));
   }
 }

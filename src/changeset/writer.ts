@@ -4,11 +4,12 @@
  * deletions as `.wh.<name>`, opaque directories as `.wh..wh..opq`, second
  * and later names of a hard-linked inode as link entries.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Change } from './change';
 import { compressor, type Compression } from './compression';
 import type { FileInfo } from './file-info';
+import { Lookahead } from './lookahead';
 import { baseName, joinRel, parentOf } from './paths';
 import { encodeHeader, padding, type EntryType, type TarHeader } from './tar-header';
 
@@ -33,9 +34,57 @@ function markerHeader(name: string, mtimeNs: bigint): TarHeader {
   return { name, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtimeNs, linkname: '', devMajor: 0, devMinor: 0, xattrs: new Map() };
 }
 
-async function* fileContent(info: FileInfo, name: string): AsyncGenerator<Buffer> {
+/**
+ * The first bytes of files are read this far ahead of their turn, several
+ * files at a time: on a cold cache each small file is a disk round trip,
+ * and one after another those dominated a diff of 100 changed files. The
+ * bound keeps memory small (16 x 64 KiB); the rest of a larger file is
+ * streamed when its turn comes.
+ */
+const HEAD_BYTES = 64 * 1024;
+const CONTENT_LOOKAHEAD = 16;
+
+interface Prepared {
+  change: Change;
+  /** The file's first bytes, when read ahead. */
+  head?: Buffer;
+}
+
+/** Regular files with content, written under their own name: not hard links, whose first name may be a later change. */
+function readsAhead(change: Change): boolean {
+  const info = change.info;
+  return (change.kind === 'add' || change.kind === 'modify') && info?.type === 'file' && info.size > 0 && info.nlink === 1;
+}
+
+/** The first bytes of a file, and one more if it grew since it was listed (so that fileContent can tell). */
+async function readHead(info: FileInfo): Promise<Buffer> {
+  const file = await fsp.open(info.sourcePath, 'r');
+  try {
+    const head = Buffer.allocUnsafe(Math.min(info.size + 1, HEAD_BYTES));
+    let got = 0;
+    while (got < head.length) {
+      const { bytesRead } = await file.read(head, got, head.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return head.subarray(0, got);
+  } finally {
+    await file.close();
+  }
+}
+
+/** A file's bytes: the head read ahead, then the rest if the head stopped at its bound. */
+async function* contentChunks(info: FileInfo, head?: Buffer): AsyncGenerator<Buffer> {
+  if (head) {
+    yield head;
+    if (head.length < HEAD_BYTES) return;
+  }
+  yield* createReadStream(info.sourcePath, { start: head?.length ?? 0, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
+}
+
+async function* fileContent(info: FileInfo, name: string, head?: Buffer): AsyncGenerator<Buffer> {
   let written = 0;
-  for await (const chunk of createReadStream(info.sourcePath, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of contentChunks(info, head)) {
     written += chunk.length;
     if (written > info.size) break;
     yield chunk;
@@ -52,7 +101,10 @@ async function* tarBytes(changes: AsyncIterable<Change>, opts: WriteLayerOptions
   const inodeSource = new Map<string, string>();
   const inodeWaiting = new Map<string, string[]>();
 
-  for await (const change of changes) {
+  const prepared = new Lookahead(changes, async (change): Promise<Prepared> => ({
+    change, head: readsAhead(change) ? await readHead(change.info!) : undefined,
+  }), CONTENT_LOOKAHEAD);
+  for await (const { change, head } of prepared) {
     if (change.kind === 'delete') {
       yield encodeHeader(markerHeader(joinRel(parentOf(change.path), WHITEOUT_PREFIX + baseName(change.path)), whiteoutTime));
       continue;
@@ -96,7 +148,7 @@ async function* tarBytes(changes: AsyncIterable<Change>, opts: WriteLayerOptions
       continue;
     }
     yield encodeHeader(header);
-    if (header.type === 'file' && header.size > 0) yield* fileContent(info, name);
+    if (header.type === 'file' && header.size > 0) yield* fileContent(info, name, head);
     for (const extra of extraLinks) {
       yield encodeHeader({ ...header, name: extra, type: 'link', linkname: name, size: 0 });
     }

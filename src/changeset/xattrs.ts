@@ -1,9 +1,11 @@
 /**
  * Extended attributes through the `attr` tools, since Node has no xattr API.
  * Both directions cost one process per call, not per file: getfattr dumps a
- * whole tree, setfattr --restore applies a whole batch.
+ * whole tree, setfattr --restore applies a whole batch. Writing is
+ * synchronous: its caller is the apply worker, which blocks on its system
+ * calls anyway.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import readline from 'node:readline';
 import type { Xattrs } from './file-info';
@@ -36,31 +38,29 @@ function unquote(text: string): string {
   return Buffer.from(bytes).toString();
 }
 
-async function runTool(cmd: string, args: string[], input?: string, onLine?: (line: string) => void): Promise<void> {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  // A tool that does not read stdin may exit first: ignore EPIPE here, its exit status tells.
-  child.stdin.on('error', () => undefined);
+const cannotRun = (cmd: string, err: Error) => new Error(`cannot run ${cmd} (Debian package 'attr'): ${err.message}`);
+const failed = (cmd: string, args: string[], code: number | null, stderr: string) =>
+  new Error(`${cmd} ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`);
+
+/** Runs a tool with no input, handing its output to `onLine` line by line. */
+async function readTool(cmd: string, args: string[], onLine: (line: string) => void): Promise<void> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exited = once(child, 'close');
   const failedToStart = once(child, 'error').then(([err]) => {
-    throw new Error(`cannot run ${cmd} (Debian package 'attr'): ${(err as Error).message}`);
+    throw cannotRun(cmd, err as Error);
   });
-  child.stdin.end(input ?? '');
-  if (onLine) {
-    for await (const line of readline.createInterface({ input: child.stdout, crlfDelay: Infinity })) onLine(line);
-  } else {
-    child.stdout.resume();
-  }
+  for await (const line of readline.createInterface({ input: child.stdout, crlfDelay: Infinity })) onLine(line);
   const [code] = (await Promise.race([exited, failedToStart])) as [number | null];
-  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`);
+  if (code !== 0) throw failed(cmd, args, code, stderr);
 }
 
 /** All xattrs of every object under `root` (root included), symlinks not followed. */
 export async function readTreeXattrs(root: string): Promise<TreeXattrs> {
   const result: TreeXattrs = new Map();
   let current: Xattrs | undefined;
-  await runTool('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', root], undefined, (line) => {
+  await readTool('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', root], (line) => {
     if (line.startsWith('# file: ')) {
       current = new Map();
       result.set(unquote(line.slice(8)), current);
@@ -75,7 +75,7 @@ export async function readTreeXattrs(root: string): Promise<TreeXattrs> {
 }
 
 /** Sets xattrs on many objects (absolute paths) in one setfattr process; symlinks are not followed. */
-export async function writeXattrs(targets: Iterable<[string, Xattrs]>): Promise<void> {
+export function writeXattrs(targets: Iterable<[string, Xattrs]>): void {
   let dump = '';
   for (const [file, xattrs] of targets) {
     if (xattrs.size === 0) continue;
@@ -83,5 +83,9 @@ export async function writeXattrs(targets: Iterable<[string, Xattrs]>): Promise<
     for (const [name, value] of xattrs) dump += `${quote(name)}=0x${value.toString('hex')}\n`;
     dump += '\n';
   }
-  if (dump !== '') await runTool('setfattr', ['-h', '--restore=-'], dump);
+  if (dump === '') return;
+  const args = ['-h', '--restore=-'];
+  const result = spawnSync('setfattr', args, { input: dump, stdio: ['pipe', 'ignore', 'pipe'] });
+  if (result.error) throw cannotRun('setfattr', result.error);
+  if (result.status !== 0) throw failed('setfattr', args, result.status, result.stderr.toString());
 }

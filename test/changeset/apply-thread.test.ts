@@ -127,3 +127,20 @@ test('many whiteouts in overlay-upper mode become 0/0 character devices', async 
   }
   assert.equal(tree['etc/kept'].type, 'file');
 });
+
+test('special files under long and non-ASCII paths are made where they belong', async (t) => {
+  const dir = tempDir(t, 'speclong');
+  const deep = `${'d'.repeat(120)}/${'é'.repeat(60)}`;
+  const layer = tarOf(
+    { name: `${deep.split('/')[0]}/`, type: 'directory' },
+    { name: `${deep}/`, type: 'directory' },
+    { name: `${deep}/fifo-ü`, type: 'fifo', mode: 0o604 },
+    { name: `${deep}/null`, type: 'char-device', mode: 0o666, devMajor: 1, devMinor: 3 },
+  );
+  await applyLayer(Readable.from([layer]), dir, { mode: 'directory' });
+  const tree = await describeTree(dir);
+  assert.equal(tree[`${deep}/fifo-ü`]?.type, 'fifo');
+  assert.equal(tree[`${deep}/fifo-ü`].mode, '604');
+  assert.equal(tree[`${deep}/null`]?.device, JSON.stringify({ major: 1, minor: 3 }));
+  assert.deepEqual(fs.readdirSync(path.join(dir, deep)).sort(), ['fifo-ü', 'null']);
+});

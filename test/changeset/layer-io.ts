@@ -1,5 +1,4 @@
 /** Helpers to turn layers into buffers and entry lists in tests. */
-import { Readable } from 'node:stream';
 import type { Change } from '../../src/changeset/change';
 import { writeLayer, type WriteLayerOptions } from '../../src/changeset/writer';
 import { TarReader } from '../../src/changeset/tar-reader';
@@ -18,10 +17,10 @@ export async function layerBytes(changes: AsyncIterable<Change>, opts: WriteLaye
 export type ListedEntry = Omit<TarHeader, 'xattrs' | 'mtimeNs'> & { mtimeSec: number; xattrs: Record<string, string> };
 
 /** The entries of an uncompressed tar, headers only. */
-export async function listEntries(tar: Buffer): Promise<ListedEntry[]> {
-  const reader = new TarReader(Readable.from([tar]));
+export function listEntries(tar: Buffer): ListedEntry[] {
+  const reader = new TarReader([tar]);
   const out: ListedEntry[] = [];
-  for (let h = await reader.next(); h; h = await reader.next()) {
+  for (let h = reader.next(); h; h = reader.next()) {
     const { xattrs, mtimeNs, ...rest } = h;
     out.push({ ...rest, mtimeSec: Number(mtimeNs / 1_000_000_000n), xattrs: Object.fromEntries([...xattrs].map(([k, v]) => [k, v.toString('hex')])) });
   }

@@ -35,9 +35,9 @@ test('the upper-dir fast path writes the same entries as the full compare', asyn
   sh('setfattr', ['-n', 'user.added', '-v', 'x', m('a.txt')]);
   fs.symlinkSync('target', m('var/new-link'));
 
-  const full = await listEntries(await layerBytes(compareTrees(o.lower, o.merged)));
+  const full = listEntries(await layerBytes(compareTrees(o.lower, o.merged)));
   o.unmount();
-  const fast = await listEntries(await layerBytes(overlayUpperChanges(o.upper, [o.lower])));
+  const fast = listEntries(await layerBytes(overlayUpperChanges(o.upper, [o.lower])));
   assert.deepEqual(fast, full);
   assert.ok(fast.some((e) => e.name === 'usr/bin/.wh.suid'));
   assert.ok(fast.some((e) => e.name === '.wh.a'));
@@ -54,7 +54,7 @@ test('an opaque directory becomes .wh..wh..opq and both apply modes reproduce th
   o.unmount();
 
   const tar = await layerBytes(overlayUpperChanges(o.upper, [o.lower]));
-  const names = (await listEntries(tar)).map((e) => e.name);
+  const names = (listEntries(tar)).map((e) => e.name);
   // A whiteout sits where the deleted path sorts, as in containerd.
   assert.deepEqual(names, ['etc/', 'etc/.wh..wh..opq', 'etc/only', '.wh.fifo']);
 
@@ -95,6 +95,6 @@ test('whiteouts of paths no lower layer has are dropped; a multi-layer lower cha
   fs.writeFileSync(path.join(o.merged, 'temp'), '');
   fs.rmSync(path.join(o.merged, 'temp'));
   o.unmount();
-  const entries = await listEntries(await layerBytes(overlayUpperChanges(o.upper, [l2, l1])));
+  const entries = listEntries(await layerBytes(overlayUpperChanges(o.upper, [l2, l1])));
   assert.deepEqual(entries.map((e) => e.name), ['.wh.bottom']);
 });
