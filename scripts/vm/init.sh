@@ -1,5 +1,5 @@
 #!/bin/busybox sh
-# /init of the test VM: load the modules, chroot into the host's root (shared
+# /init of the test VM: load the modules, switch to the host's root (shared
 # read-only over 9p), run the job the host left in the results share, write
 # its exit code next to its output, power off.
 /bin/busybox --install -s /bin
@@ -46,8 +46,14 @@ if [ -f /newroot/run/vm-results/workdir ]; then
   mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose workdir "/newroot$workdir" || fail "cannot mount the working directory $workdir"
 fi
 
-chroot /newroot /bin/sh /run/vm-results/job.sh > /newroot/run/vm-results/stdout 2> /newroot/run/vm-results/stderr
-echo $? > /newroot/run/vm-results/exit-code
-sync
-umount /newroot/run/vm-results
-poweroff -f
+# switch_root, not chroot: the host root must become the mount namespace's
+# real root. runc pivots into container roots, which the kernel refuses while
+# that root is the initramfs, and a process `runc exec` starts in a container
+# would see the initramfs instead of the container's root file system.
+# The busybox run from here on is the host's (busybox-static).
+exec switch_root /newroot /bin/busybox sh -c '
+  /bin/sh /run/vm-results/job.sh > /run/vm-results/stdout 2> /run/vm-results/stderr
+  echo $? > /run/vm-results/exit-code
+  sync
+  umount /run/vm-results
+  /bin/busybox poweroff -f'

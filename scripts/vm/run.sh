@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs COMMAND inside a qemu VM whose kernel has device-mapper, and exits with
-# COMMAND's exit code. The guest chroots into this machine's root (read-only
+# COMMAND's exit code. The guest switches to this machine's root (read-only
 # over 9p), so the node, node_modules and dist/ it runs are exactly the
 # host's; it can write only to its tmpfs /tmp and /run and to the results share.
 #

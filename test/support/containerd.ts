@@ -13,6 +13,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'smol-toml';
+import { scaledMs } from './time-scale';
 
 const execFileAsync = promisify(execFile);
 
@@ -62,8 +63,8 @@ export interface Containerd {
 }
 
 const SOCKET_PATH_MAX = 107;
-const START_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 10_000;
+const START_TIMEOUT_MS = scaledMs(20_000);
+const STOP_TIMEOUT_MS = scaledMs(10_000);
 /** Where the runc shim keeps container state, per namespace (shared by every containerd on the host). */
 const RUNC_STATE_ROOT = '/run/containerd/runc';
 
@@ -224,7 +225,8 @@ async function waitUntilServing(
 }
 
 function runCtr(binary: string, args: string[], env: NodeJS.ProcessEnv, opts: CtrOptions): Promise<CtrResult> {
-  const timeoutMs = opts.timeoutMs ?? 60_000;
+  // Scaled here, so every caller's limit stretches on a slow (emulated) CPU.
+  const timeoutMs = scaledMs(opts.timeoutMs ?? 60_000);
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];

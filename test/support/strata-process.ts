@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/package-root';
+import { scaledMs } from './time-scale';
 
 export const STRATA_BIN = path.join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
 
@@ -14,7 +15,7 @@ export interface StrataProcess {
 }
 
 /** Starts `strata serve` as a child process and waits until its socket accepts connections. */
-export async function spawnStrata(args: string[], address: string, timeoutMs = 10_000): Promise<StrataProcess> {
+export async function spawnStrata(args: string[], address: string, timeoutMs = scaledMs(10_000)): Promise<StrataProcess> {
   const child = spawn(process.execPath, [STRATA_BIN, 'serve', '--address', address, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });

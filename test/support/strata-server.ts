@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SnapshotsClient } from '../../src/client/snapshots-client';
-import { thinConfigSchema } from '../../src/backends/thin';
+import { stringify } from 'smol-toml';
+import { thinConfigSchema, type ThinConfigInput } from '../../src/backends/thin';
 import { strataConfigSchema } from '../../src/config/schema';
 import { createLogger } from '../../src/log/logger';
 import { serve, type RunningServer } from '../../src/server/serve';
@@ -20,7 +21,17 @@ export interface TestServer {
 export const TEST_BACKEND = (process.env.STRATA_TEST_BACKEND ?? 'overlay') as 'overlay' | 'thin';
 
 /** A small loopback pool: sparse files, a base device quick to format under emulation. */
-const TEST_THIN_CONFIG = thinConfigSchema.parse({ data_size: '2GiB', metadata_size: '64MiB', base_image_size: '64MiB' });
+const TEST_THIN_OPTIONS: ThinConfigInput = { data_size: '2GiB', metadata_size: '64MiB', base_image_size: '64MiB' };
+const TEST_THIN_CONFIG = thinConfigSchema.parse(TEST_THIN_OPTIONS);
+
+/**
+ * The part of a `strata serve` config file that selects TEST_BACKEND (with
+ * the test pool's options on thin), for tests that run strata as a process.
+ * It ends in a table: put it after the file's other top-level keys.
+ */
+export function testBackendConfig(): string {
+  return stringify(TEST_BACKEND === 'thin' ? { backend: 'thin', thin: TEST_THIN_OPTIONS } : { backend: 'overlay' });
+}
 
 /** A real strata server in this process, on a unix socket in a fresh temporary root. */
 export async function startTestServer(

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { startContainerd, type Containerd } from './containerd';
 import { freePort } from './free-port';
 import { spawnStrata, type StrataProcess } from './strata-process';
+import { testBackendConfig } from './strata-server';
 
 export interface StrataWithContainerd {
   strata: StrataProcess;
@@ -15,7 +16,7 @@ export interface StrataWithContainerd {
 }
 
 /**
- * strata (overlay, metadata under `dir`) and a containerd 1.7 that loads it as
+ * strata (TEST_BACKEND, metadata under `dir`) and a containerd 1.7 that loads it as
  * both proxy plugins on one socket. Proxy differs are not told the caller's
  * namespace, so strata is configured with the one the caller will use.
  */
@@ -28,6 +29,7 @@ export async function startStrataWithContainerd(dir: string, namespace: string):
     `root = ${JSON.stringify(path.join(dir, 'r'))}`,
     'log_level = "warn"',
     `metrics_address = "127.0.0.1:${metricsPort}"`,
+    testBackendConfig(),
     '[diff]',
     `containerd_address = ${JSON.stringify(path.join(containerdDir, 'containerd.sock'))}`,
     `namespace = ${JSON.stringify(namespace)}`,

@@ -3,13 +3,14 @@ import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import * as path from 'node:path';
 import { ensureContainerd, type Containerd } from '../../support/containerd';
+import { scaledMs } from '../../support/time-scale';
 
 /**
  * Runs the 1.7 `ctr` against `containerd` in its namespace with stdout
  * streamed into `outFile`, for commands that print binary data:
  * `ctr snapshot diff` writes the whole layer blob to stdout.
  */
-export async function ctrToFile(containerd: Containerd, args: string[], outFile: string, timeoutMs = 60_000): Promise<void> {
+export async function ctrToFile(containerd: Containerd, args: string[], outFile: string, timeoutMs = scaledMs(60_000)): Promise<void> {
   const ctr = path.join(await ensureContainerd(), 'ctr');
   const out = openSync(outFile, 'w');
   let stderr = '';

@@ -1,8 +1,10 @@
+import { scaledMs } from '../../support/time-scale';
+
 /**
  * Calls `probe` until it returns a value other than undefined, and returns
  * that value; rejects naming `what` and the last probe error after `timeoutMs`.
  */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = scaledMs(20_000), intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {

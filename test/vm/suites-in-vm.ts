@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+const repoRoot = path.resolve(__dirname, '..', '..', '..');
+const runScript = path.join(repoRoot, 'scripts', 'vm', 'run.sh');
+
+export interface VmRun {
+  /** Compiled test files or directories, relative to the repository root. */
+  suites: string[];
+  /** The VM is killed after this many seconds. */
+  timeoutS: number;
+  /** Environment for the tests inside (run.sh forwards STRATA_* variables). */
+  env: Record<string, string>;
+  /** Guest memory in MiB (run.sh's default otherwise). */
+  memoryMiB?: number;
+}
+
+/** Why the VM tests cannot run here, or undefined when they can. */
+export function whyNoVm(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (loop devices and device-mapper inside the VM run as root)';
+  if (spawnSync('qemu-system-x86_64', ['--version']).status !== 0) return 'qemu-system-x86_64 is missing: run scripts/vm/install-deps.sh';
+  return undefined;
+}
+
+/** The counts in the node test runner's summary, from the TAP ("# pass 3") or spec ("ℹ pass 3") reporter. */
+function summary(output: string): Record<'tests' | 'pass' | 'fail' | 'skipped' | 'cancelled', number | undefined> {
+  const count = (name: string) => {
+    const matches = [...output.matchAll(new RegExp(`^(?:#|ℹ) ${name} (\\d+)$`, 'gm'))];
+    return matches.length > 0 ? Number(matches[matches.length - 1][1]) : undefined;
+  };
+  return { tests: count('tests'), pass: count('pass'), fail: count('fail'), skipped: count('skipped'), cancelled: count('cancelled') };
+}
+
+/**
+ * Runs test suites with node's test runner inside the qemu VM (scripts/vm/run.sh)
+ * and asserts that they all ran and passed: none failed, was cancelled or skipped.
+ */
+export async function assertSuitesPassInVm(run: VmRun): Promise<void> {
+  const env = Object.entries(run.env).map(([name, value]) => `${name}=${value}`);
+  const child = spawn(runScript, ['--timeout', String(run.timeoutS), '--', 'env', ...env, 'node', '--test', '--test-concurrency=1', ...run.suites], {
+    cwd: repoRoot,
+    env: run.memoryMiB ? { ...process.env, STRATA_VM_MEMORY: String(run.memoryMiB) } : process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
+
+  const counts = summary(output);
+  const report = `exit code ${exitCode}, summary ${JSON.stringify(counts)}; output of the run inside the VM:\n${output}`;
+  assert.equal(exitCode, 0, report);
+  assert.ok(counts.tests !== undefined && counts.pass !== undefined, `no test summary found: ${report}`);
+  assert.equal(counts.fail, 0, report);
+  assert.equal(counts.cancelled ?? 0, 0, report);
+  assert.equal(counts.skipped ?? 0, 0, `tests were skipped inside the VM, which has device-mapper: ${report}`);
+  assert.ok(counts.pass > 0, `no test ran inside the VM: ${report}`);
+}
