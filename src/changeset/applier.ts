@@ -19,6 +19,12 @@ export interface ApplyOptions {
   userxattr?: boolean;
   /** Bound on one PAX header or GNU long name (default 1 MiB, as Go's archive/tar). */
   maxMetadataSize?: number;
+  /**
+   * The sha256 digest of the stream as given, which the caller checks
+   * itself: when the stream is an uncompressed tar, that is the DiffID, and
+   * it is not hashed a second time.
+   */
+  streamDigest?: string;
 }
 
 export interface ApplyResult {
@@ -41,10 +47,11 @@ export async function applyLayer(stream: AsyncIterable<Buffer>, target: string, 
   // Observed below or after an abort; never unhandled meanwhile.
   outcome.catch(() => undefined);
   const hash = createHash('sha256');
+  let hashed = true;
   let size = 0;
   try {
-    for await (const chunk of decompressed(stream)) {
-      hash.update(chunk);
+    for await (const chunk of decompressed(stream, (kind) => (hashed = !(kind === 'none' && opts.streamDigest?.startsWith('sha256:'))))) {
+      if (hashed) hash.update(chunk);
       size += chunk.length;
       await thread.write(chunk);
       // A thread that finished early has failed: its outcome says why.
@@ -66,5 +73,5 @@ export async function applyLayer(stream: AsyncIterable<Buffer>, target: string, 
     throw err;
   }
   await thread.release(true);
-  return { digest: `sha256:${hash.digest('hex')}`, size, entries };
+  return { digest: hashed ? `sha256:${hash.digest('hex')}` : opts.streamDigest!, size, entries };
 }

@@ -87,7 +87,7 @@ export function detectCompression(head: Buffer): Compression {
  * Yields the decompressed bytes of a layer stream whose compression is
  * recognised from its first bytes.
  */
-export async function* decompressed(stream: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+export async function* decompressed(stream: AsyncIterable<Buffer>, onDetected?: (kind: Compression) => void): AsyncGenerator<Buffer> {
   const it = stream[Symbol.asyncIterator]();
   let head = Buffer.alloc(0);
   const pending: Buffer[] = [];
@@ -98,6 +98,7 @@ export async function* decompressed(stream: AsyncIterable<Buffer>): AsyncGenerat
     head = Buffer.concat([head, value]);
   }
   const kind = detectCompression(head);
+  onDetected?.(kind);
   async function* raw(): AsyncGenerator<Buffer> {
     yield* pending;
     for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;

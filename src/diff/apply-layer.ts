@@ -9,6 +9,8 @@ import { bindDir, overlayDirs } from './mount-shapes';
 export interface ApplyTargetOptions {
   /** strata's root: overlays whose upper dir lives in its storage are written without a mount. */
   strataRoot?: string;
+  /** The layer blob's digest, checked by the caller (see ApplyOptions.streamDigest). */
+  blobDigest?: string;
 }
 
 function isInside(dir: string, parent: string): boolean {
@@ -28,11 +30,11 @@ export async function applyToMounts(layer: AsyncIterable<Buffer>, mounts: Mount[
   const overlay = overlayDirs(mounts);
   const storage = opts.strataRoot === undefined ? undefined : new OverlayLayout(path.resolve(opts.strataRoot)).snapshotsDir;
   if (overlay?.upperDir !== undefined && storage !== undefined && isInside(overlay.upperDir, storage)) {
-    return applyLayer(layer, overlay.upperDir, { mode: 'overlay-upper', userxattr: overlay.userxattr });
+    return applyLayer(layer, overlay.upperDir, { mode: 'overlay-upper', userxattr: overlay.userxattr, streamDigest: opts.blobDigest });
   }
   if (overlay && overlay.upperDir === undefined) throw invalidArgument('cannot apply a layer to a read-only overlay (it has no upperdir)');
   const bind = bindDir(mounts);
   if (bind?.readOnly) throw invalidArgument(`cannot apply a layer to a read-only bind mount of ${bind.source}`);
-  if (bind) return applyLayer(layer, bind.source, { mode: 'directory' });
-  return withMounts(mounts, (dir) => applyLayer(layer, dir, { mode: 'directory' }));
+  if (bind) return applyLayer(layer, bind.source, { mode: 'directory', streamDigest: opts.blobDigest });
+  return withMounts(mounts, (dir) => applyLayer(layer, dir, { mode: 'directory', streamDigest: opts.blobDigest }));
 }

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import zlib from 'node:zlib';
 import { applyLayer } from '../../src/changeset/applier';
 import { LayerFormatError } from '../../src/changeset/errors';
 import { encodeHeader, padding, type EntryType } from '../../src/changeset/tar-header';
@@ -143,4 +144,21 @@ test('special files under long and non-ASCII paths are made where they belong', 
   assert.equal(tree[`${deep}/fifo-ü`].mode, '604');
   assert.equal(tree[`${deep}/null`]?.device, JSON.stringify({ major: 1, minor: 3 }));
   assert.deepEqual(fs.readdirSync(path.join(dir, deep)).sort(), ['fifo-ü', 'null']);
+});
+
+test('a stream digest the caller checks is the DiffID of an uncompressed layer, and ignored for a compressed one', async (t) => {
+  const dir = tempDir(t, 'stream-digest');
+  const layer = tarOf({ name: 'f', body: 'content' });
+  // A digest that is not the layer's own shows that it was taken, not computed.
+  const claimed = sha256(Buffer.from('the blob digest the caller verifies'));
+  const plain = path.join(dir, 'plain');
+  const gzipped = path.join(dir, 'gzipped');
+  const sha512 = path.join(dir, 'sha512');
+  for (const d of [plain, gzipped, sha512]) fs.mkdirSync(d);
+
+  assert.equal((await applyLayer(Readable.from([layer]), plain, { mode: 'directory', streamDigest: claimed })).digest, claimed);
+  const gz = zlib.gzipSync(layer);
+  assert.equal((await applyLayer(Readable.from([gz]), gzipped, { mode: 'directory', streamDigest: sha256(gz) })).digest, sha256(layer));
+  // Only a sha256 digest can stand for the DiffID.
+  assert.equal((await applyLayer(Readable.from([layer]), sha512, { mode: 'directory', streamDigest: 'sha512:00' })).digest, sha256(layer));
 });
