@@ -14,17 +14,20 @@ import { chainIds } from '../e2e/support/chain-ids';
 import { layerEntries } from '../e2e/support/layer-entries';
 import { withoutLostAndFound } from '../e2e/support/lost-and-found';
 import { startContainerd, type Containerd } from '../support/containerd';
-import { buildOciImage, type BuiltOciImage } from '../support/oci-image';
+import { buildOciImage, busyboxRootfsLayer, type BuiltOciImage } from '../support/oci-image';
 import { TEST_BACKEND } from '../support/strata-server';
 import { startStrataWithContainerd, type StrataWithContainerd } from '../support/strata-with-containerd';
 import { base, third, top } from './fixture-layers';
 import { treeListing } from './tree-listing';
 
 const IMAGE = 'strata.test/differ:1';
+/** busybox under the fixture's layers: something a container can run. */
+const RUNNABLE = 'strata.test/differ-run:1';
 
 describe('containerd with strata as snapshotter and differ', () => {
   let dir: string;
   let image: string;
+  let runnable: string;
   let built: BuiltOciImage;
   let reference: Containerd | undefined;
   let pair: StrataWithContainerd | undefined;
@@ -37,6 +40,8 @@ describe('containerd with strata as snapshotter and differ', () => {
     dir = await fs.mkdtemp('/tmp/sx-');
     image = path.join(dir, 'image.tar');
     built = await buildOciImage({ name: IMAGE, layers: [base, top, third] }, image);
+    runnable = path.join(dir, 'runnable.tar');
+    await buildOciImage({ name: RUNNABLE, layers: [busyboxRootfsLayer({ compression: 'gzip' }), base, top] }, runnable);
     pair = await startStrataWithContainerd(dir, ns);
     containerd = pair.containerd;
     reference = await startContainerd({ dir: path.join(dir, 'ref') });
@@ -82,5 +87,30 @@ describe('containerd with strata as snapshotter and differ', () => {
     // An overlay upper dir records that data/old turned opaque; a thin device's tree compare sees its old file deleted instead.
     const replaced = TEST_BACKEND === 'overlay' ? 'data/old/.wh..wh..opq' : 'data/old/.wh.x.txt';
     assert.ok(names.includes(replaced) && names.includes('data/old/y.txt'), names.join('\n'));
+  });
+
+  test('a container\'s changes, taken with ctr snapshot diff, go through strata\'s differ', async () => {
+    await containerd!.ctrOk(['-n', ns, 'image', 'import', '--snapshotter', 'strata', runnable]);
+    const id = `changes-${randomBytes(3).toString('hex')}`;
+    const script = 'echo changed > /data/a.txt && echo new > /data/new.txt && rm /data/owned && rm -r /data/old && mkdir /data/old && echo fresh > /data/old/z.txt';
+    await containerd!.ctrOk(['-n', ns, 'run', '--snapshotter', 'strata', RUNNABLE, id, 'sh', '-c', script]);
+    try {
+      const before = await pair!.diffCalls('Diff');
+      const out = path.join(dir, 'container-diff.tar');
+      // The container's snapshot is named after it; its parent is the image's top layer.
+      await ctrToFile({ ...containerd!, namespace: ns }, ['snapshot', '--snapshotter', 'strata', 'diff', '--media-type', 'application/vnd.oci.image.layer.v1.tar', id], out);
+      assert.equal(await pair!.diffCalls('Diff'), before + 1, 'strata served the Diff');
+      const entries = await layerEntries(out);
+      const names = entries.map((e) => e.name);
+      for (const expected of ['data/a.txt', 'data/new.txt', 'data/.wh.owned', 'data/old/z.txt']) {
+        assert.ok(names.includes(expected), `${expected} in the container's diff:\n${names.join('\n')}`);
+      }
+      // The hard link's other name and the untouched files stay out of the changeset.
+      assert.ok(!names.includes('data/sym') && !names.includes('data/three.txt') && !names.includes('bin/busybox'), names.join('\n'));
+      // The recreated directory replaces the old one: y.txt is hidden, by an opaque marker or a whiteout.
+      assert.ok(names.includes('data/old/.wh..wh..opq') || names.includes('data/old/.wh.y.txt'), names.join('\n'));
+    } finally {
+      await containerd!.ctr(['-n', ns, 'containers', 'rm', id]);
+    }
   });
 });
