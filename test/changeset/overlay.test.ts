@@ -11,13 +11,13 @@ import { layerBytes, listEntries } from './layer-io';
 
 interface Overlay { lower: string; upper: string; work: string; merged: string }
 
-function overlay(t: { after(fn: () => void): void }, lowerDirs?: string[]): Overlay {
+function overlay(t: { after(fn: () => void): void }, lowerDirs?: string[], extraOptions = ''): Overlay {
   const dir = tempDir(t, 'ovl');
   const o = { lower: path.join(dir, 'l'), upper: path.join(dir, 'u'), work: path.join(dir, 'w'), merged: path.join(dir, 'm') };
   Object.values(o).forEach((d) => fs.mkdirSync(d));
   if (!lowerDirs) makeRichTree(o.lower);
   const lowers = (lowerDirs ?? [o.lower]).join(':');
-  sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers},upperdir=${o.upper},workdir=${o.work}`, o.merged]);
+  sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers},upperdir=${o.upper},workdir=${o.work}${extraOptions}`, o.merged]);
   let mounted = true;
   t.after(() => { if (mounted) sh('umount', [o.merged]); });
   return Object.assign(o, { unmount: () => { sh('umount', [o.merged]); mounted = false; } });
@@ -76,6 +76,36 @@ test('an opaque directory becomes .wh..wh..opq and both apply modes reproduce th
   assert.equal(upperView['fifo'].device, JSON.stringify({ major: 0, minor: 0 }));
   assert.equal(upperView['etc'].xattrs['trusted.overlay.opaque'], Buffer.from('y').toString('hex'));
   sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${o.lower},upperdir=${o2.upper},workdir=${o2.work}`, o2.merged]);
+  try {
+    assert.deepEqual(await describeTree(o2.merged, { links: false }), merged);
+  } finally {
+    sh('umount', [o2.merged]);
+  }
+});
+
+test('with userxattr, user.overlay.opaque is read as the opaque marker and written back, and never leaks into the layer', async (t) => {
+  // The option containerd's overlayfs adds in a user namespace; the kernel takes it in the initial one too.
+  const o = overlay(t, undefined, ',userxattr') as Overlay & { unmount(): void };
+  fs.rmSync(path.join(o.merged, 'etc'), { recursive: true });
+  fs.mkdirSync(path.join(o.merged, 'etc'));
+  fs.writeFileSync(path.join(o.merged, 'etc/only'), 'only');
+  const merged = await describeTree(o.merged, { links: false });
+  o.unmount();
+  assert.equal((await describeTree(o.upper))['etc'].xattrs['user.overlay.opaque'], Buffer.from('y').toString('hex'));
+
+  const tar = await layerBytes(overlayUpperChanges(o.upper, [o.lower], { userxattr: true }));
+  const entries = listEntries(tar);
+  assert.deepEqual(entries.map((e) => e.name), ['etc/', 'etc/.wh..wh..opq', 'etc/only']);
+  assert.ok(entries.every((e) => !Object.keys(e.xattrs).some((k) => k.startsWith('user.overlay.'))), 'overlay bookkeeping stays out of the layer');
+
+  const dir = tempDir(t);
+  const o2 = { upper: path.join(dir, 'u2'), work: path.join(dir, 'w2'), merged: path.join(dir, 'm2') };
+  Object.values(o2).forEach((d) => fs.mkdirSync(d));
+  await applyLayer(Readable.from([tar]), o2.upper, { mode: 'overlay-upper', userxattr: true });
+  const upperView = await describeTree(o2.upper);
+  assert.equal(upperView['etc'].xattrs['user.overlay.opaque'], Buffer.from('y').toString('hex'));
+  assert.equal(upperView['etc'].xattrs['trusted.overlay.opaque'], undefined);
+  sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${o.lower},upperdir=${o2.upper},workdir=${o2.work},userxattr`, o2.merged]);
   try {
     assert.deepEqual(await describeTree(o2.merged, { links: false }), merged);
   } finally {
