@@ -17,6 +17,11 @@ export interface ApplyOptions {
   mode: ApplyMode;
   /** overlay-upper mode: write user.overlay.opaque instead of trusted.overlay.opaque. */
   userxattr?: boolean;
+  /**
+   * overlay-upper mode: the lower layers, top first. A directory the layer
+   * implies without listing it takes the mode, owner and mtime it has there.
+   */
+  lowerDirs?: string[];
   /** Bound on one PAX header or GNU long name (default 1 MiB, as Go's archive/tar). */
   maxMetadataSize?: number;
   /**

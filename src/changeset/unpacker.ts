@@ -105,6 +105,7 @@ export class Unpacker {
       if (!create) return undefined;
       fs.mkdirSync(abs, { mode: 0o755 });
       this.createdDirs.add(canonical);
+      this.inheritLowerDir(canonical);
     } else if (st.isSymbolicLink()) {
       const target = fs.readlinkSync(abs);
       // An absolute target means the target root, as in a container; a
@@ -297,6 +298,34 @@ export class Unpacker {
    * finally directory mtimes: last, because writing inside a directory
    * changes its mtime.
    */
+  /**
+   * A directory the layer implies but does not list, made in an overlay
+   * upper dir, would show as 0755 root in the merged view, hiding what the
+   * lower layers say: it takes the mode, owner and mtime of the first lower
+   * layer that has it, as containerd's mkparent does, unless that layer
+   * holds something else there. Lower paths are read without following
+   * their symlinks, so nothing outside the layers is ever looked at.
+   */
+  private inheritLowerDir(canonical: string): void {
+    const parts = canonical.split('/');
+    for (const lower of this.opts.lowerDirs ?? []) {
+      let dir = lower;
+      let st: fs.BigIntStats | undefined;
+      for (const part of parts) {
+        dir = `${dir}/${part}`;
+        st = fs.lstatSync(dir, { bigint: true, throwIfNoEntry: false });
+        if (!st?.isDirectory()) break;
+      }
+      if (!st) continue;
+      if (!st.isDirectory()) return;
+      this.dirs.set(canonical, {
+        name: canonical, type: 'directory', mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), size: 0,
+        mtimeNs: st.mtimeNs, linkname: '', devMajor: 0, devMinor: 0, xattrs: new Map(),
+      });
+      return;
+    }
+  }
+
   private finishDirectories(): void {
     for (const [canonical, header] of this.dirs) {
       const abs = this.abs(canonical);

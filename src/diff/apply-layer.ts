@@ -30,7 +30,7 @@ export async function applyToMounts(layer: AsyncIterable<Buffer>, mounts: Mount[
   const overlay = overlayDirs(mounts);
   const storage = opts.strataRoot === undefined ? undefined : new OverlayLayout(path.resolve(opts.strataRoot)).snapshotsDir;
   if (overlay?.upperDir !== undefined && storage !== undefined && isInside(overlay.upperDir, storage)) {
-    return applyLayer(layer, overlay.upperDir, { mode: 'overlay-upper', userxattr: overlay.userxattr, streamDigest: opts.blobDigest });
+    return applyLayer(layer, overlay.upperDir, { mode: 'overlay-upper', userxattr: overlay.userxattr, lowerDirs: overlay.lowerDirs, streamDigest: opts.blobDigest });
   }
   if (overlay && overlay.upperDir === undefined) throw invalidArgument('cannot apply a layer to a read-only overlay (it has no upperdir)');
   const bind = bindDir(mounts);

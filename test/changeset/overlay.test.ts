@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { applyLayer } from '../../src/changeset/applier';
+import { encodeHeader, padding } from '../../src/changeset/tar-header';
 import { compareTrees } from '../../src/changeset/compare';
 import { overlayUpperChanges } from '../../src/changeset/overlay-upper';
 import { describeTree, makeRichTree, sh, tempDir } from './fixtures';
@@ -127,4 +128,49 @@ test('whiteouts of paths no lower layer has are dropped; a multi-layer lower cha
   o.unmount();
   const entries = listEntries(await layerBytes(overlayUpperChanges(o.upper, [l2, l1])));
   assert.deepEqual(entries.map((e) => e.name), ['.wh.bottom']);
+});
+
+test('in an overlay upper dir, a directory the layer implies takes its mode, owner and mtime from the lower layers', async (t) => {
+  const dir = tempDir(t, 'implied');
+  const lower = path.join(dir, 'l');
+  const upper = path.join(dir, 'u');
+  const work = path.join(dir, 'w');
+  const merged = path.join(dir, 'm');
+  [lower, upper, work, merged].forEach((d) => fs.mkdirSync(d));
+  fs.mkdirSync(path.join(lower, 'srv'), { mode: 0o750 });
+  fs.chownSync(path.join(lower, 'srv'), 5, 6);
+  fs.utimesSync(path.join(lower, 'srv'), 1_500_000_000, 1_500_000_000);
+  fs.mkdirSync(path.join(lower, 'deep/a/b'), { recursive: true });
+  fs.chmodSync(path.join(lower, 'deep/a/b'), 0o711);
+  fs.symlinkSync('srv', path.join(lower, 'lnk'));
+
+  // Only files: their parent directories are implied.
+  const layer = Buffer.concat([
+    ...['srv/new.txt', 'deep/a/b/c.txt', 'lnk/f', 'fresh/g'].flatMap((name) => [
+      encodeHeader({ name, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 1, mtimeNs: 0n, linkname: '', devMajor: 0, devMinor: 0, xattrs: new Map() }),
+      Buffer.from('x'),
+      padding(1),
+    ]),
+    Buffer.alloc(1024),
+  ]);
+  await applyLayer(Readable.from([layer]), upper, { mode: 'overlay-upper', lowerDirs: [lower] });
+
+  const srv = fs.lstatSync(path.join(upper, 'srv'));
+  assert.deepEqual([srv.mode & 0o7777, srv.uid, srv.gid, srv.mtimeMs], [0o750, 5, 6, 1_500_000_000_000]);
+  assert.equal(fs.lstatSync(path.join(upper, 'deep/a/b')).mode & 0o7777, 0o711);
+  // A lower symlink is not a directory to inherit from (it is replaced), and a path no layer has stays 0755 root.
+  for (const name of ['lnk', 'fresh']) {
+    const st = fs.lstatSync(path.join(upper, name));
+    assert.ok(st.isDirectory());
+    assert.deepEqual([st.mode & 0o7777, st.uid, st.gid], [0o755, 0, 0], name);
+  }
+
+  sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, merged]);
+  try {
+    const seen = fs.lstatSync(path.join(merged, 'srv'));
+    assert.deepEqual([seen.mode & 0o7777, seen.uid, seen.gid], [0o750, 5, 6], 'the merged view keeps the lower directory\'s metadata');
+    assert.equal(fs.readFileSync(path.join(merged, 'srv/new.txt'), 'utf8'), 'x');
+  } finally {
+    sh('umount', [merged]);
+  }
 });
