@@ -56,9 +56,18 @@ export async function mknodes(name: string): Promise<void> {
   await dmsetup(['mknodes', name]);
 }
 
+/** The device node of `name`. */
+export function nodePath(name: string): string {
+  return `/dev/mapper/${name}`;
+}
+
+export function hasNode(name: string): boolean {
+  return existsSync(nodePath(name));
+}
+
 /** Runs `mknodes` only when the node is missing: each dmsetup run costs a process. */
 export async function ensureNode(name: string): Promise<void> {
-  if (!existsSync(`/dev/mapper/${name}`)) await mknodes(name);
+  if (!hasNode(name)) await mknodes(name);
 }
 
 /** dmsetup's complaint about a device that does not exist. */

@@ -96,7 +96,7 @@ export class ThinPool {
   }
 
   devicePath(deviceId: number): string {
-    return `/dev/mapper/${this.deviceName(deviceId)}`;
+    return dmsetup.nodePath(this.deviceName(deviceId));
   }
 
   async createThin(deviceId: number): Promise<void> {

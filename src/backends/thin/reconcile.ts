@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type { Log } from './auto-grow';
 import * as dmsetup from './dmsetup';
 import type { DeviceRecord } from './devices';
@@ -44,7 +43,7 @@ async function settle(lifecycle: DeviceLifecycle, record: DeviceRecord, baseDevi
   }
   if (inactiveAsRecorded) return;
   const activeAsRecorded = state === 'activated' && kernel && !kernel.suspended && !record.growFs;
-  if (activeAsRecorded && existsSync(lifecycle.pool.devicePath(deviceId))) return;
+  if (activeAsRecorded && dmsetup.hasNode(lifecycle.pool.deviceName(deviceId))) return;
   switch (state) {
     case 'created':
     case 'activating':
