@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import { assertSuitesPassInVm, whyNoVm } from './suites-in-vm';
 
-/** The VM's own timeout; the test waits a little longer so run.sh can report it. */
+/**
+ * The VM's own timeout, room for two boots (run.sh boots again after a guest
+ * kernel lockup); the test waits a little longer so run.sh can report it.
+ */
 const VM_TIMEOUT_S = 900;
 
 test('the containerd end-to-end suites pass with strata on thin inside a VM', { skip: whyNoVm(), timeout: (VM_TIMEOUT_S + 60) * 1000 }, async () => {

@@ -48,6 +48,8 @@ export async function assertSuitesPassInVm(run: VmRun): Promise<void> {
   child.stderr.on('data', (chunk) => (output += chunk));
   const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
 
+  // run.sh's own notes (a second boot after a guest lockup) belong in the log even when the run passes.
+  for (const note of output.match(/^run\.sh: .*$/gm) ?? []) process.stderr.write(`${note}\n`);
   const counts = summary(output);
   const report = `exit code ${exitCode}, summary ${JSON.stringify(counts)}; output of the run inside the VM:\n${output}`;
   assert.equal(exitCode, 0, report);
