@@ -13,6 +13,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { SnapshotsClient } from '../../src/client/snapshots-client';
+import { HEALTH_PROTO, HEALTH_SERVICE } from '../../src/server/health';
 import { loadService } from '../../src/server/proto';
 import { startContainerd } from '../../test/support/containerd';
 import { spawnStrata } from '../../test/support/strata-process';
@@ -31,8 +32,7 @@ interface Series {
 
 const healthClients: grpc.Client[] = [];
 
-function healthCheck(address: string, namespace?: string): () => Promise<unknown> {
-  const Health = loadService('grpc/health/v1/health.proto', 'grpc.health.v1.Health');
+function healthCheck(Health: grpc.ServiceClientConstructor, address: string, namespace?: string): () => Promise<unknown> {
   const client = new Health(`unix://${address}`, grpc.credentials.createInsecure());
   healthClients.push(client);
   const metadata = new grpc.Metadata();
@@ -62,10 +62,11 @@ async function main() {
       await client.prepare('active', '', ROOT);
       await client.commit('layer', 'active', ROOT);
     }
+    const Health = loadService(HEALTH_PROTO, HEALTH_SERVICE);
     const series: Series[] = [
-      { name: 'health Check, containerd (Go gRPC)', call: healthCheck(containerd.address, containerd.namespace), samples: [] },
-      { name: 'health Check, strata (grpc-js)', call: healthCheck(strataAddress), samples: [] },
-      { name: 'health Check, bare node:http2', call: healthCheck(path.join(dir, 'h.sock')), samples: [] },
+      { name: 'health Check, containerd (Go gRPC)', call: healthCheck(Health, containerd.address, containerd.namespace), samples: [] },
+      { name: 'health Check, strata (grpc-js)', call: healthCheck(Health, strataAddress), samples: [] },
+      { name: 'health Check, bare node:http2', call: healthCheck(Health, path.join(dir, 'h.sock')), samples: [] },
       { name: 'Stat, containerd overlayfs', call: () => containerdSnapshots.stat('layer'), samples: [] },
       { name: 'Stat, strata', call: () => strataSnapshots.stat('layer'), samples: [] },
     ];

@@ -294,11 +294,6 @@ export class Unpacker {
   }
 
   /**
-   * Directory ownership, modes, xattrs (for all entries, in one process) and
-   * finally directory mtimes: last, because writing inside a directory
-   * changes its mtime.
-   */
-  /**
    * A directory the layer implies but does not list, made in an overlay
    * upper dir, would show as 0755 root in the merged view, hiding what the
    * lower layers say: it takes the mode, owner and mtime of the first lower
@@ -326,6 +321,11 @@ export class Unpacker {
     }
   }
 
+  /**
+   * Directory ownership, modes, xattrs (for all entries, in one process) and
+   * finally directory mtimes: last, because writing inside a directory
+   * changes its mtime.
+   */
   private finishDirectories(): void {
     for (const [canonical, header] of this.dirs) {
       const abs = this.abs(canonical);
