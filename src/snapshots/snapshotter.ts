@@ -15,14 +15,14 @@ export interface SnapshotterOptions {
 }
 
 /**
- * What Update receives: name identifies the snapshot; a parent, when given,
- * must not change. There is no kind: containerd's proxy client sends every
- * Update as COMMITTED whatever the snapshot is, so the value says nothing and
- * a kind change can only be asked for through the field mask, which refuses it.
+ * What Update receives: name identifies the snapshot, labels are the new
+ * values. Parent, kind and times in the request are ignored, as containerd's
+ * UpdateInfo ignores them: its proxy client sends every Update as COMMITTED
+ * whatever the snapshot is, and a change of any of them can only be asked for
+ * through the field mask, which refuses it.
  */
 export interface SnapshotUpdate {
   name: string;
-  parent: string;
   labels: Labels;
 }
 
@@ -82,6 +82,9 @@ export class Snapshotter {
         parent: newParent ? parent : active.parent,
         parentIds,
         labels: withoutEmptyValues(labels),
+        // containerd's storage stamps a committed snapshot as new (CommitActive):
+        // the layer came into being now, whenever its active snapshot was made.
+        created: now,
         updated: now,
         size: usage.size,
         inodes: usage.inodes,
@@ -124,9 +127,6 @@ export class Snapshotter {
     }
     return this.store.transact(() => {
       const record = this.mustGet(info.name);
-      if (info.parent !== '' && info.parent !== record.parent) {
-        throw invalidArgument(`cannot change parent of snapshot ${JSON.stringify(info.name)}`);
-      }
       let labels = { ...record.labels };
       for (const path of fieldPaths) {
         if (path === LABELS_PATH) {
