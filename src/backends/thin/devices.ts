@@ -47,6 +47,11 @@ export interface DeviceRecord {
   state: DeviceState;
   /** Its file system must be grown to `size` once it is active. */
   growFs?: boolean;
+  /**
+   * Deactivated with a deferred removal: the kernel device lives on while
+   * something holds it open (a committed snapshot left mounted).
+   */
+  removalPending?: boolean;
   /** The last operation's failure, kept for `status` and the logs. */
   error?: string;
 }

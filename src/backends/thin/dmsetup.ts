@@ -24,9 +24,23 @@ export async function reload(name: string, table: string): Promise<void> {
   await dmsetup(['reload', name, '--table', table]);
 }
 
-/** Removes a device, retrying for a while if it is briefly held open. */
-export async function remove(name: string): Promise<void> {
-  await dmsetup(['remove', '--retry', name]);
+/**
+ * Removes a device, retrying for a while if it is briefly held open. A
+ * deferred removal of a device that stays open succeeds at once: the kernel
+ * removes the device when its last user closes it.
+ */
+export async function remove(name: string, options: { deferred?: boolean } = {}): Promise<void> {
+  await dmsetup(['remove', '--retry', ...(options.deferred ? ['--deferred'] : []), name]);
+}
+
+/** Keeps a device whose deferred removal is pending; one that is gone, or has no removal pending, is left as it is. */
+export async function cancelDeferredRemove(name: string): Promise<void> {
+  try {
+    await message(name, 0, '@cancel_deferred_remove');
+  } catch (err) {
+    // With no removal pending the kernel answers ENXIO, "No such device or address".
+    if (!isNoSuchDevice(err)) throw err;
+  }
 }
 
 export async function suspend(name: string, options: { noflush?: boolean } = {}): Promise<void> {

@@ -31,8 +31,7 @@ export class DeviceLifecycle {
   /** Creates a recorded device in the pool. */
   async create(deviceId: number): Promise<void> {
     const { originId } = this.get(deviceId);
-    // Only the lifecycle activates devices, so the origin's record tells whether it is active.
-    const originActive = originId !== undefined && this.get(originId).state === 'activated';
+    const originActive = originId !== undefined && (await this.isActive(originId));
     await this.transition(deviceId, 'creating', 'created', () =>
       originId === undefined ? this.pool.createThin(deviceId) : this.pool.createSnapshot(deviceId, originId, originActive),
     );
@@ -41,15 +40,34 @@ export class DeviceLifecycle {
   /** Activates a device (again) and, the first time, grows its file system to the device's size. */
   async activate(deviceId: number): Promise<void> {
     const record = this.get(deviceId);
-    await this.transition(deviceId, 'activating', 'activated', () => this.pool.activate(deviceId, record.size));
+    await this.transition(deviceId, 'activating', 'activated', () =>
+      this.pool.activate(deviceId, record.size, { removalPending: record.removalPending }),
+    );
     if (record.growFs) {
       await growFilesystem(this.fsType, this.pool.devicePath(deviceId));
       this.store.update(deviceId, { growFs: false });
     }
   }
 
-  async deactivate(deviceId: number): Promise<void> {
-    await this.transition(deviceId, 'deactivating', 'deactivated', () => this.pool.deactivate(deviceId));
+  /**
+   * Deactivates a device. `deferred` (containerd's Commit): a device still
+   * open is removed by the kernel when its last user closes it, so a snapshot
+   * can be committed while it is mounted.
+   */
+  async deactivate(deviceId: number, options: { deferred?: boolean } = {}): Promise<void> {
+    const deferred = options.deferred === true;
+    await this.transition(deviceId, 'deactivating', 'deactivated', () => this.pool.deactivate(deviceId, { deferred }), {
+      removalPending: deferred || undefined,
+    });
+  }
+
+  /**
+   * Writes out what is in flight on an active device (containerd suspends and
+   * resumes before deactivating a committed snapshot's device, issue 4234).
+   */
+  async flush(deviceId: number): Promise<void> {
+    await this.transition(deviceId, 'suspending', 'suspended', () => this.pool.suspend(deviceId));
+    await this.transition(deviceId, 'resuming', 'activated', () => this.pool.resume(deviceId));
   }
 
   /** Deactivates a device, discards its blocks if configured, deletes it from the pool and forgets it. */
@@ -60,7 +78,7 @@ export class DeviceLifecycle {
     const present = record.state !== 'creating' && record.state !== 'faulty' && record.state !== 'removing' && record.state !== 'removed';
     const discard = this.discardBlocks && present;
     // Only a device recorded inactive is surely not active: for the others, one dmsetup run to make sure.
-    const inactive = record.state === 'created' || record.state === 'deactivated';
+    const inactive = (record.state === 'created' || record.state === 'deactivated') && !record.removalPending;
     await this.transition(deviceId, 'removing', 'removed', async () => {
       if (discard) {
         await this.pool.activate(deviceId, record.size);
@@ -78,10 +96,28 @@ export class DeviceLifecycle {
   }
 
   /**
-   * Runs one device-mapper operation between two recorded states. On failure
-   * the device keeps the "-ing" state, with the error, for `reconcile`.
+   * Whether the kernel has the device active. Only the lifecycle activates
+   * devices, so the record tells, but for a deferred removal that may not
+   * have happened yet.
    */
-  private async transition(deviceId: number, trying: DeviceState, done: DeviceState, operation: () => Promise<void>): Promise<void> {
+  private async isActive(deviceId: number): Promise<boolean> {
+    const record = this.get(deviceId);
+    if (record.state === 'activated') return true;
+    return record.removalPending === true && (await this.pool.isLoaded(deviceId));
+  }
+
+  /**
+   * Runs one device-mapper operation between two recorded states; `settled`
+   * is recorded with the final state. On failure the device keeps the "-ing"
+   * state, with the error, for `reconcile`.
+   */
+  private async transition(
+    deviceId: number,
+    trying: DeviceState,
+    done: DeviceState,
+    operation: () => Promise<void>,
+    settled: Partial<DeviceRecord> = {},
+  ): Promise<void> {
     this.store.update(deviceId, { state: trying });
     try {
       await operation();
@@ -89,6 +125,6 @@ export class DeviceLifecycle {
       this.store.update(deviceId, { error: err instanceof Error ? err.message : String(err) });
       throw err;
     }
-    this.store.update(deviceId, { state: done, error: undefined });
+    this.store.update(deviceId, { state: done, error: undefined, removalPending: undefined, ...settled });
   }
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { failedPrecondition } from '../../snapshots/errors';
 import { requiredFree, type FreeSpace } from './config';
@@ -117,19 +118,29 @@ export class ThinPool {
     }
   }
 
-  /** Deletes a thin device from the pool; `missingOk` tolerates one that never got created. */
+  /**
+   * Deletes an inactive thin device from the pool; `missingOk` tolerates one
+   * that never got created. A /dev/mapper node left by a deferred removal,
+   * which the kernel carried out without dmsetup, goes too.
+   */
   async deleteThin(deviceId: number, options: { missingOk?: boolean } = {}): Promise<void> {
     try {
       await dmsetup.message(this.name, 0, `delete ${deviceId}`);
     } catch (err) {
-      if (options.missingOk && err instanceof ToolError && /No data available/i.test(err.stderr)) return;
-      throw err;
+      if (!(options.missingOk && err instanceof ToolError && /No data available/i.test(err.stderr))) throw err;
     }
+    await rm(this.devicePath(deviceId), { force: true });
   }
 
-  /** Makes /dev/mapper/<name> of a thin device with the given size; an active one is resumed if suspended. */
-  async activate(deviceId: number, sizeBytes: number): Promise<void> {
+  /**
+   * Makes /dev/mapper/<name> of a thin device with the given size; an active
+   * one is resumed if suspended. `removalPending`: the device was deactivated
+   * with a deferred removal and may still be there, open; it is kept.
+   */
+  async activate(deviceId: number, sizeBytes: number, options: { removalPending?: boolean } = {}): Promise<void> {
     const name = this.deviceName(deviceId);
+    // Cancelled first, so the device cannot vanish between the checks below.
+    if (options.removalPending) await dmsetup.cancelDeferredRemove(name);
     try {
       await dmsetup.create(name, `0 ${Math.floor(sizeBytes / dmsetup.SECTOR_BYTES)} thin ${this.poolDevice} ${deviceId}`);
     } catch (err) {
@@ -141,13 +152,30 @@ export class ThinPool {
     }
   }
 
-  /** Removes the device-mapper device; an inactive one is left as it is. */
-  async deactivate(deviceId: number): Promise<void> {
+  /**
+   * Removes the device-mapper device; an inactive one is left as it is.
+   * `deferred`: a device still open (a committed snapshot left mounted) goes
+   * away when its last user closes it.
+   */
+  async deactivate(deviceId: number, options: { deferred?: boolean } = {}): Promise<void> {
     try {
-      await dmsetup.remove(this.deviceName(deviceId));
+      await dmsetup.remove(this.deviceName(deviceId), options);
     } catch (err) {
       if (!dmsetup.isNoSuchDevice(err)) throw err;
     }
+  }
+
+  /** Whether the kernel has the device-mapper device of `deviceId`. */
+  async isLoaded(deviceId: number): Promise<boolean> {
+    return (await dmsetup.info(this.deviceName(deviceId))) !== undefined;
+  }
+
+  async suspend(deviceId: number): Promise<void> {
+    await dmsetup.suspend(this.deviceName(deviceId));
+  }
+
+  async resume(deviceId: number): Promise<void> {
+    await dmsetup.resume(this.deviceName(deviceId));
   }
 
   /** Bytes of pool data an active thin device maps (its own and those it shares with its origins). */

@@ -113,7 +113,10 @@ export class ThinBackend implements Backend {
     return this.lock.exclusive(async () => {
       const record = await this.activateIfNeeded(ref.id);
       const usage = await this.measure(record.deviceId);
-      await this.lifecycle.deactivate(record.deviceId);
+      // As containerd's devmapper: the snapshot may still be mounted (the
+      // caller unmounts after Commit), so the device goes when it is closed.
+      await this.lifecycle.flush(record.deviceId);
+      await this.lifecycle.deactivate(record.deviceId, { deferred: true });
       return usage;
     });
   }
