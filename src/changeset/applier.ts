@@ -30,6 +30,12 @@ export interface ApplyOptions {
    * it is not hashed a second time.
    */
   streamDigest?: string;
+  /**
+   * A counter (over a SharedArrayBuffer) the apply thread keeps at the
+   * number of entries it has begun to write, for a progress display while
+   * it runs, or to tell afterwards whether a failed apply touched the target.
+   */
+  entriesStarted?: Int32Array;
 }
 
 export interface ApplyResult {

@@ -66,6 +66,7 @@ export class Unpacker {
     let entries = 0;
     for (let header = reader.next(); header; header = reader.next()) {
       entries++;
+      if (this.opts.entriesStarted) Atomics.store(this.opts.entriesStarted, 0, entries);
       this.entry(header, reader);
     }
     this.makeSpecials();

@@ -1,20 +1,22 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerApply } from './commands/apply';
 import { registerDiff } from './commands/diff';
 import { registerServe } from './commands/serve';
 import { registerSnapshot } from './commands/snapshot';
 import { registerStatus } from './commands/status';
-import { printError } from './output';
+import { printError, printJson } from './output';
 import { packageVersion } from '../package-root';
 
 /** Each command group lives in one module under commands/ and registers itself here. */
-const COMMANDS = [registerServe, registerSnapshot, registerDiff, registerStatus];
+const COMMANDS = [registerServe, registerSnapshot, registerDiff, registerApply, registerStatus];
 
 function buildProgram(): Command {
   const program = new Command('strata')
     .description('containerd proxy snapshotter and differ')
     .version(packageVersion())
     .option('-a, --address <socket>', 'server socket (serve: where to listen; default /run/strata/strata.sock, or $STRATA_ADDRESS for clients)')
+    .option('-n, --namespace <ns>', "keys are containerd's keys in this namespace (strata keeps them as NS/<n>/KEY)")
     .exitOverride();
   for (const register of COMMANDS) register(program);
   return program;
@@ -27,8 +29,17 @@ function report(err: unknown): number {
   return 1;
 }
 
-buildProgram()
-  .parseAsync(process.argv)
-  .catch((err: unknown) => {
-    process.exitCode = report(err);
-  });
+/** `strata --version --json`: commander's version flag prints plain text and takes no other option. */
+function isVersionJson(args: string[]): boolean {
+  return args.length === 2 && args.includes('--json') && (args.includes('--version') || args.includes('-V'));
+}
+
+if (isVersionJson(process.argv.slice(2))) {
+  printJson({ version: packageVersion() });
+} else {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err: unknown) => {
+      process.exitCode = report(err);
+    });
+}

@@ -5,12 +5,13 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+/** `to` is stderr when stdout carries data (a layer), so the report does not mix into it. */
+export function printJson(value: unknown, to: NodeJS.WritableStream = process.stdout): void {
+  to.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-export function printLines(lines: string[]): void {
-  if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+export function printLines(lines: string[], to: NodeJS.WritableStream = process.stdout): void {
+  if (lines.length > 0) to.write(`${lines.join('\n')}\n`);
 }
 
 /** One line on stderr, prefixed like every strata error. */

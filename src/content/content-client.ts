@@ -4,6 +4,7 @@ import { grpcTarget } from '../client/snapshots-client';
 import { loadService } from '../server/proto';
 import type { Labels } from '../snapshots/types';
 import { callMetadata, type CallContext } from './call-context';
+import { callMessages } from './call-messages';
 import { writeContent, type WriteOptions, type Written, type WriteRequest, type WriteResponse } from './content-writer';
 import { fromContainerd } from './errors';
 
@@ -82,18 +83,17 @@ export class ContentClient {
    * consumer reads, and destroying the stream cancels the call.
    */
   read(ctx: CallContext, digest: string, opts: ReadOptions = {}): Readable {
-    const offset = opts.offset ?? 0;
-    const call: grpc.ClientReadableStream<ReadResponse> = (this.client as any).Read(
-      { digest, offset, size: opts.size ?? 0 },
-      callMetadata(ctx),
-    );
+    const request = { digest, offset: opts.offset ?? 0, size: opts.size ?? 0 };
+    const open = (): grpc.ClientReadableStream<ReadResponse> => (this.client as any).Read(request, callMetadata(ctx));
     const address = this.address;
     async function* bytes(): AsyncGenerator<Buffer> {
+      // The call starts with the first read: a stream destroyed unread makes no call that could outlive it.
+      const call = open();
       // containerd numbers the messages' offsets from the start of the range.
       let expected = 0;
       let complete = false;
       try {
-        for await (const message of call as AsyncIterable<ReadResponse>) {
+        for await (const message of callMessages(call)) {
           // containerd sends consecutive ranges; anything else would corrupt the blob silently.
           if (Number(message.offset) !== expected) {
             throw new Error(`containerd content: read of ${digest} returned offset ${message.offset}, expected ${expected}`);

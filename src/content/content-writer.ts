@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import { isSnapshotError } from '../snapshots/errors';
 import type { Labels } from '../snapshots/types';
+import { callMessages } from './call-messages';
 
 export interface WriteOptions {
   /** containerd's ingest reference: one writer at a time per ref. */
@@ -53,7 +54,7 @@ class WriteSession {
   private readonly responses: AsyncIterator<WriteResponse>;
 
   constructor(private readonly call: grpc.ClientDuplexStream<WriteRequest, WriteResponse>) {
-    this.responses = (call as AsyncIterable<WriteResponse>)[Symbol.asyncIterator]();
+    this.responses = callMessages(call);
   }
 
   async send(request: WriteRequest): Promise<WriteResponse> {

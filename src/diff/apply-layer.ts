@@ -11,6 +11,8 @@ export interface ApplyTargetOptions {
   strataRoot?: string;
   /** The layer blob's digest, checked by the caller (see ApplyOptions.streamDigest). */
   blobDigest?: string;
+  /** See ApplyOptions.entriesStarted. */
+  entriesStarted?: Int32Array;
 }
 
 function isInside(dir: string, parent: string): boolean {
@@ -29,12 +31,13 @@ export async function applyToMounts(layer: AsyncIterable<Buffer>, mounts: Mount[
   if (mounts.length === 0) throw invalidArgument('apply needs the mounts of the target snapshot, got none');
   const overlay = overlayDirs(mounts);
   const storage = opts.strataRoot === undefined ? undefined : new OverlayLayout(path.resolve(opts.strataRoot)).snapshotsDir;
+  const common = { streamDigest: opts.blobDigest, entriesStarted: opts.entriesStarted };
   if (overlay?.upperDir !== undefined && storage !== undefined && isInside(overlay.upperDir, storage)) {
-    return applyLayer(layer, overlay.upperDir, { mode: 'overlay-upper', userxattr: overlay.userxattr, lowerDirs: overlay.lowerDirs, streamDigest: opts.blobDigest });
+    return applyLayer(layer, overlay.upperDir, { ...common, mode: 'overlay-upper', userxattr: overlay.userxattr, lowerDirs: overlay.lowerDirs });
   }
   if (overlay && overlay.upperDir === undefined) throw invalidArgument('cannot apply a layer to a read-only overlay (it has no upperdir)');
   const bind = bindDir(mounts);
   if (bind?.readOnly) throw invalidArgument(`cannot apply a layer to a read-only bind mount of ${bind.source}`);
-  if (bind) return applyLayer(layer, bind.source, { mode: 'directory', streamDigest: opts.blobDigest });
-  return withMounts(mounts, (dir) => applyLayer(layer, dir, { mode: 'directory', streamDigest: opts.blobDigest }));
+  if (bind) return applyLayer(layer, bind.source, { ...common, mode: 'directory' });
+  return withMounts(mounts, (dir) => applyLayer(layer, dir, { ...common, mode: 'directory' }));
 }

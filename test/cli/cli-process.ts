@@ -9,17 +9,37 @@ export const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 export interface CliResult {
   code: number | null;
   stdout: string;
+  /** stdout as written, for binary output. */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
+/** Runs the CLI; `input`, when given, is piped to its stdin. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: Buffer): Promise<CliResult> {
+  return runProcess(process.execPath, [CLI, ...args], env, input);
+}
+
+async function runProcess(command: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: Buffer): Promise<CliResult> {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  child.stdin?.end(input);
+  const stdout: Buffer[] = [];
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stdout, stderr };
+  const stdoutBytes = Buffer.concat(stdout);
+  return { code, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr };
+}
+
+/**
+ * Runs the CLI on a terminal (a pseudo-terminal from script(1)) with its
+ * stdin redirected from `stdinFrom` when given; the terminal's output,
+ * stdout and stderr together, comes back as `stdout`.
+ */
+export function runCliOnTerminal(args: string[], stdinFrom?: string): Promise<CliResult> {
+  const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, CLI, ...args].map(quote).join(' ') + (stdinFrom === undefined ? '' : ` < ${quote(stdinFrom)}`);
+  return runProcess('script', ['-qec', command, '/dev/null']);
 }
 
 /** stderr lines that are not pino's JSON log records: what a person reads. */

@@ -38,6 +38,13 @@ describe('strata snapshot against a running server', () => {
     return result.stdout;
   }
 
+  /** Runs `strata ARGS` (global options first) and returns stdout, failing on a non-zero exit. */
+  async function runOk(...args: string[]): Promise<string> {
+    const result = await runCli(['--address', socket, ...args]);
+    assert.equal(result.code, 0, `strata ${args.join(' ')} failed: ${result.stderr}`);
+    return result.stdout;
+  }
+
   async function strataJson<T = any>(...args: string[]): Promise<T> {
     return JSON.parse(await strata(...args, '--json')) as T;
   }
@@ -138,6 +145,35 @@ describe('strata snapshot against a running server', () => {
     );
   });
 
+  test('ls takes containerd\'s filters: any of them matches, commas join conditions', async () => {
+    await strata('prepare', 'lf-a', '--label', 'role=x');
+    await strata('commit', 'lf-c', 'lf-a', '--label', 'role=x');
+    await strata('prepare', 'lf-b', 'lf-c');
+    const names = async (...filters: string[]) => (await strataJson<{ name: string }[]>('ls', ...filters)).map((s) => s.name);
+    assert.deepEqual(await names('name~=^lf-', 'parent==lf-c'), ['lf-b', 'lf-c']);
+    assert.deepEqual(await names('name~=^lf-,kind==committed'), ['lf-c']);
+    assert.deepEqual(await names('labels.role==x'), ['lf-c']);
+    assert.match(await strataFails('ls', 'name~=('), /^strata: InvalidArgument: /);
+  });
+
+  test('--namespace (-n) takes containerd\'s key; without it, NotFound points at the namespaced key', async () => {
+    await strata('prepare', 'default/12/my-layer');
+    await strata('prepare', 'k8s.io/3/other-layer');
+    assert.match(await runOk('-n', 'default', 'snapshot', 'info', 'my-layer'), /^Name: +default\/12\/my-layer$/m);
+    assert.match(await runOk('snapshot', 'info', 'my-layer', '--namespace', 'default'), /^Name: +default\/12\/my-layer$/m);
+    assert.deepEqual(JSON.parse(await runOk('-n', 'k8s.io', 'snapshot', 'ls', '--json')).map((s: { name: string }) => s.name), ['k8s.io/3/other-layer']);
+    assert.equal(await runOk('-n', 'default', 'snapshot', 'label', 'my-layer', 'a=1'), 'a=1\n');
+
+    assert.equal(
+      await strataFails('info', 'my-layer'),
+      'strata: NotFound: snapshot "my-layer" does not exist; did you mean "default/12/my-layer"? ' +
+        "strata keeps containerd's snapshots as <namespace>/<n>/<key>: give -n default to use containerd's key",
+    );
+    const wrongNamespace = await runCli(['--address', socket, '-n', 'k8s.io', 'snapshot', 'info', 'my-layer']);
+    assert.equal(wrongNamespace.code, 1);
+    assert.match(wrongNamespace.stderr, /^strata: NotFound: no snapshot has containerd key "my-layer" in namespace "k8s.io"/);
+  });
+
   test('info prints a readable block', async () => {
     await strata('prepare', 'info-a', '--label', 'k=v');
     const output = await strata('info', 'info-a');
@@ -190,7 +226,7 @@ describe('strata snapshot against a running server', () => {
     assert.match(errors[0], /^strata: rm "rm-base": FailedPrecondition: .*child/);
     assert.match(errors[1], /^strata: rm "rm-missing": NotFound: .*rm-missing/);
     assert.equal(await strata('rm', 'rm-child', 'rm-base'), '');
-    assert.match(await strataFails('info', 'rm-base'), /^strata: NotFound: snapshot "rm-base" does not exist$/);
+    assert.match(await strataFails('info', 'rm-base'), /^strata: NotFound: snapshot "rm-base" does not exist; strata keeps containerd's snapshots as <namespace>\/<n>\/<key>: give -n NAMESPACE/);
   });
 
   test('server errors print as one line with their code name', async () => {

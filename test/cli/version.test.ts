@@ -12,6 +12,12 @@ test('strata --version prints the package version', async () => {
   assert.equal(result.stdout, `${manifest.version}\n`);
 });
 
+test('strata --version --json prints it as JSON', async () => {
+  const result = await runCli(['--version', '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout), { version: manifest.version });
+});
+
 test('strata --help lists the commands', async () => {
   const result = await runCli(['--help']);
   assert.equal(result.code, 0);

@@ -10,7 +10,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createGunzip } from 'node:zlib';
-import { SnapshotsClient } from '../../src/client/snapshots-client';
+import type { SnapshotsClient } from '../../src/client/snapshots-client';
 import { LAYER_TAR, LAYER_TAR_ZSTD, UNCOMPRESSED_LABEL } from '../../src/diff';
 import { withMounts } from '../../src/mount';
 import type { Mount } from '../../src/snapshots/types';
@@ -18,10 +18,10 @@ import { ctrToFile } from '../e2e/support/ctr-to-file';
 import { layerEntries } from '../e2e/support/layer-entries';
 import { startContainerd, type Containerd } from '../support/containerd';
 import type { LayerSpec } from '../support/oci-image';
-import { spawnStrata, type StrataProcess } from '../support/strata-process';
-import { DiffClient, failure } from './diff-client';
+import { type DiffClient, failure } from './diff-client';
 import { base, top } from './fixture-layers';
 import { layerBlobs, type LayerBlob } from './layer-blobs';
+import { spawnStrataDiffer, type StrataDiffer } from './strata-differ';
 import { treeListing } from './tree-listing';
 
 const tamperable: LayerSpec = { entries: [{ type: 'file', path: 'x.txt', content: 'aaaaaaaa\n' }] };
@@ -38,7 +38,7 @@ const upperDirOf = (mounts: Mount[]) => mounts[0].options.find((o) => o.startsWi
 describe('the Diff service against containerd 1.7 content', () => {
   let dir: string;
   let containerd: Containerd;
-  let strata: StrataProcess | undefined;
+  let strata: StrataDiffer | undefined;
   let snapshots: SnapshotsClient;
   let differ: DiffClient;
   let blobs: LayerBlob[];
@@ -46,18 +46,8 @@ describe('the Diff service against containerd 1.7 content', () => {
   before(async () => {
     dir = await fs.mkdtemp('/tmp/sd-');
     containerd = await startContainerd({ dir: path.join(dir, 'c') });
-    const config = path.join(dir, 'strata.toml');
-    await fs.writeFile(config, [
-      `root = ${JSON.stringify(path.join(dir, 'r'))}`,
-      'log_level = "warn"',
-      '[diff]',
-      `containerd_address = ${JSON.stringify(containerd.address)}`,
-      `namespace = ${JSON.stringify(containerd.namespace)}`,
-    ].join('\n'));
-    const address = path.join(dir, 's.sock');
-    strata = await spawnStrata(['--config', config], address);
-    snapshots = new SnapshotsClient(address);
-    differ = new DiffClient(address);
+    strata = await spawnStrataDiffer(dir, containerd.address, containerd.namespace);
+    ({ snapshots, differ } = strata);
     blobs = await layerBlobs([base, top, tamperable], path.join(dir, 'blobs'));
     for (const blob of blobs) {
       await containerd.ctrOk(['content', 'ingest', '--expected-digest', blob.digest, '--expected-size', String(blob.size), `ingest-${blob.digest}`], {
@@ -67,12 +57,7 @@ describe('the Diff service against containerd 1.7 content', () => {
   });
 
   after(async () => {
-    snapshots?.close();
-    differ?.close();
-    if (strata) {
-      strata.child.kill('SIGTERM');
-      await strata.exited;
-    }
+    await strata?.stop();
     await containerd?.stop();
     await fs.rm(dir, { recursive: true, force: true });
   });

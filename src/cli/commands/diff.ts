@@ -1,65 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
-import type { Change } from '../../changeset';
-import { writeLayer } from '../../changeset';
+import { humanBytes } from '../../bytes';
+import { writeLayer, type Change } from '../../changeset';
 import type { SnapshotsClient } from '../../client/snapshots-client';
-import { strataConfigSchema } from '../../config/schema';
-import { applyToMounts, DigestTap, withChanges } from '../../diff';
+import { DigestTap, withChanges } from '../../diff';
 import type { Mount } from '../../snapshots/types';
 import { withClient } from '../client';
-import { humanBytes } from '../../bytes';
+import { LayerProgress } from '../layer-progress';
 import { printJson, printLines } from '../output';
+import type { SnapshotKeys } from '../snapshot-keys';
 
 interface JsonFlag {
   json?: boolean;
-}
-
-/** Bytes, entries and rate on stderr while a layer is written or applied; nothing when stderr is not a terminal. */
-class LayerProgress {
-  private readonly bar?: SingleBar;
-  private bytes = 0;
-  private entries = 0;
-  private readonly started = Date.now();
-
-  constructor(label: string) {
-    if (!process.stderr.isTTY) return;
-    this.bar = new SingleBar(
-      { stream: process.stderr, format: `${label} {done} | {entries} entries | {rate}/s`, hideCursor: true, fps: 5 },
-      Presets.shades_classic,
-    );
-    this.bar.start(0, 0, this.payload());
-  }
-
-  private payload() {
-    const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
-    return { done: humanBytes(this.bytes), entries: this.entries, rate: humanBytes(Math.round(this.bytes / seconds)) };
-  }
-
-  /** Passes `source` through, counting its bytes. */
-  async *countBytes(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    for await (const chunk of source) {
-      this.bytes += chunk.length;
-      this.bar?.update(0, this.payload());
-      yield chunk;
-    }
-  }
-
-  /** Passes `changes` through, counting them. */
-  async *countEntries(changes: AsyncIterable<Change>): AsyncGenerator<Change> {
-    for await (const change of changes) {
-      this.entries++;
-      yield change;
-    }
-  }
-
-  stop(): void {
-    this.bar?.update(0, this.payload());
-    this.bar?.stop();
-  }
 }
 
 /**
@@ -69,12 +23,13 @@ class LayerProgress {
  */
 async function withSnapshotPair<T>(
   client: SnapshotsClient,
+  keys: SnapshotKeys,
   key: string,
   parent: string | undefined,
   use: (left: Mount[], right: Mount[]) => Promise<T>,
 ): Promise<T> {
-  const info = await client.stat(key);
-  const base = parent ?? info.parent;
+  const info = await client.stat(await keys.resolve(key));
+  const base = parent === undefined ? info.parent : await keys.resolve(parent);
   const views: string[] = [];
   const view = async (of: string) => {
     const name = `strata-cli-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -84,7 +39,7 @@ async function withSnapshotPair<T>(
   };
   try {
     const left = base === '' ? [] : await view(base);
-    const right = info.kind === 'committed' ? await view(key) : await client.mounts(key);
+    const right = info.kind === 'committed' ? await view(info.name) : await client.mounts(info.name);
     return await use(left, right);
   } finally {
     for (const name of views) await client.remove(name).catch(() => undefined);
@@ -95,56 +50,37 @@ async function withSnapshotPair<T>(
 const LETTERS: Partial<Record<Change['kind'], string>> = { add: 'A', modify: 'C', delete: 'D', opaque: 'C' };
 
 /**
- * `strata diff`, `strata apply` and `strata changes`: the differ on a
- * snapshot of a running server, run in this process (as root, on the
- * server's host) so no content store is involved.
+ * `strata diff` and `strata changes`: the differ on a snapshot of a running
+ * server, run in this process (as root, on the server's host) so no
+ * content store is involved.
  */
 export function registerDiff(program: Command): void {
   program
     .command('diff <key> [parent]')
-    .description('write the changes of a snapshot against its parent (or PARENT) as a layer tar, gzip when FILE ends in .gz')
-    .requiredOption('-o, --output <file>', 'layer file to write')
+    .description('write the changes of a snapshot against its parent (or PARENT) as a layer tar: to FILE (gzip when it ends in .gz), else to stdout')
+    .option('-o, --output <file>', 'layer file to write (default: stdout, which must not be a terminal)')
     .option('--json', 'machine-readable output')
-    .action((key: string, parent: string | undefined, opts: JsonFlag & { output: string }, cmd: Command) =>
-      withClient(cmd, (client) =>
-        withSnapshotPair(client, key, parent, (left, right) =>
+    .action((key: string, parent: string | undefined, opts: JsonFlag & { output?: string }, cmd: Command) =>
+      withClient(cmd, (client, keys) => {
+        const file = opts.output;
+        if (file === undefined && process.stdout.isTTY) throw new Error('refusing to write a layer to a terminal: give -o FILE or redirect stdout');
+        return withSnapshotPair(client, keys, key, parent, (left, right) =>
           withChanges(left, right, async (changes) => {
             const progress = new LayerProgress(`diff ${key}`);
-            const file = new DigestTap();
-            const layer = writeLayer(progress.countEntries(changes), { compression: opts.output.endsWith('.gz') ? 'gzip' : 'none' });
+            const tap = new DigestTap();
+            const layer = writeLayer(progress.countEntries(changes), { compression: file?.endsWith('.gz') ? 'gzip' : 'none' });
             try {
-              await pipeline(file.tap(progress.countBytes(layer)), createWriteStream(opts.output));
+              await pipeline(tap.tap(progress.countBytes(layer)), file === undefined ? process.stdout : createWriteStream(file));
             } finally {
               progress.stop();
             }
-            const written = { file: opts.output, digest: file.digest(), size: file.size };
-            if (opts.json) printJson(written);
-            else printLines([`${written.digest} ${humanBytes(written.size)} ${written.file}`]);
+            const written = { file: file ?? '-', digest: tap.digest(), size: tap.size };
+            // With the layer on stdout, what was written is told on stderr.
+            const report = file === undefined ? process.stderr : process.stdout;
+            if (opts.json) printJson(written, report);
+            else printLines([`${written.digest} ${humanBytes(written.size)} ${written.file}`], report);
           }),
-        ),
-      ),
-    );
-
-  program
-    .command('apply <key> <file>')
-    .description('apply a layer file (tar, gzip or zstd) to an active snapshot')
-    .option('--root <dir>', "the server's state directory: its overlay snapshots are written without a mount", strataConfigSchema.shape.root.parse(undefined))
-    .option('--json', 'machine-readable output')
-    .action((key: string, file: string, opts: JsonFlag & { root: string }, cmd: Command) =>
-      withClient(cmd, async (client) => {
-        const mounts = await client.mounts(key);
-        const info = await stat(file);
-        if (!info.isFile()) throw new Error(`${file} is not a file`);
-        const progress = new LayerProgress(`apply ${key}`);
-        let result;
-        try {
-          result = await applyToMounts(progress.countBytes(createReadStream(file)), mounts, { strataRoot: opts.root });
-        } finally {
-          progress.stop();
-        }
-        const applied = { digest: result.digest, size: result.size, entries: result.entries };
-        if (opts.json) printJson(applied);
-        else printLines([`${applied.digest} ${humanBytes(applied.size)} ${applied.entries} entries`]);
+        );
       }),
     );
 
@@ -153,8 +89,8 @@ export function registerDiff(program: Command): void {
     .description('list what a snapshot changed against its parent (or PARENT): A added, C changed, D deleted')
     .option('--json', 'machine-readable output')
     .action((key: string, parent: string | undefined, opts: JsonFlag, cmd: Command) =>
-      withClient(cmd, (client) =>
-        withSnapshotPair(client, key, parent, (left, right) =>
+      withClient(cmd, (client, keys) =>
+        withSnapshotPair(client, keys, key, parent, (left, right) =>
           withChanges(left, right, async (changes) => {
             const listed: Array<{ kind: string; path: string }> = [];
             let last: string | undefined;

@@ -8,6 +8,7 @@ import { humanBytes } from '../../bytes';
 import { formatTable } from '../format/table';
 import { buildTree, drawTree } from '../format/tree';
 import { collectLabel, parseLabel } from '../labels';
+import type { SnapshotKeys } from '../snapshot-keys';
 import { printError, printJson, printLines } from '../output';
 
 interface JsonFlag {
@@ -29,56 +30,58 @@ export function registerSnapshot(program: Command): void {
     .option('--label <key=value>', 'label to set (repeatable)', collectLabel)
     .option('--target <dir>', 'print the mount commands for this directory')
     .action((key: string, parent: string | undefined, opts: LabelFlags & { target?: string }, cmd: Command) =>
-      withClient(cmd, async (client) => printMounts(await client.prepare(key, parent, opts.label), opts)),
+      withClient(cmd, async (client, keys) => printMounts(await client.prepare(key, await optional(keys, parent), opts.label), opts)),
     );
 
   sub('view <key> [parent]', 'create a read-only view')
     .option('--label <key=value>', 'label to set (repeatable)', collectLabel)
     .option('--target <dir>', 'print the mount commands for this directory')
     .action((key: string, parent: string | undefined, opts: LabelFlags & { target?: string }, cmd: Command) =>
-      withClient(cmd, async (client) => printMounts(await client.view(key, parent, opts.label), opts)),
+      withClient(cmd, async (client, keys) => printMounts(await client.view(key, await optional(keys, parent), opts.label), opts)),
     );
 
   sub('commit <name> <key>', 'commit an active snapshot under a new name')
     .option('--label <key=value>', 'label to set (repeatable)', collectLabel)
     .action((name: string, key: string, opts: LabelFlags, cmd: Command) =>
-      withClient(cmd, async (client) => {
-        await client.commit(name, key, opts.label);
+      withClient(cmd, async (client, keys) => {
+        await client.commit(name, await keys.resolve(key), opts.label);
         if (opts.json) printJson(snapshotJson(await client.stat(name)));
       }),
     );
 
   sub('mounts <target> <key>', 'print the mount commands of a snapshot').action(
     (target: string, key: string, opts: JsonFlag, cmd: Command) =>
-      withClient(cmd, async (client) => printMounts(await client.mounts(key), { ...opts, target })),
+      withClient(cmd, async (client, keys) => printMounts(await client.mounts(await keys.resolve(key)), { ...opts, target })),
   );
 
-  sub('ls', 'list snapshots').action((opts: JsonFlag, cmd: Command) =>
-    withClient(cmd, async (client) => {
-      const all = await listAll(client);
-      if (opts.json) return printJson(all.map(snapshotJson));
-      printLines([formatTable(['KEY', 'PARENT', 'KIND'], all.map((s) => [s.name, s.parent, KIND_TITLES[s.kind]]))]);
-    }),
+  sub('ls [filters...]', "list snapshots: all, or those matching any of containerd's filters (kind==active, name~=REGEX, ...)").action(
+    (filters: string[], opts: JsonFlag, cmd: Command) =>
+      withClient(cmd, async (_client, keys) => {
+        const all = await keys.list(filters);
+        if (opts.json) return printJson(all.map(snapshotJson));
+        printLines([formatTable(['KEY', 'PARENT', 'KIND'], all.map((s) => [s.name, s.parent, KIND_TITLES[s.kind]]))]);
+      }),
   );
 
   sub('info <key>', 'show one snapshot').action((key: string, opts: JsonFlag, cmd: Command) =>
-    withClient(cmd, async (client) => {
-      const info = await client.stat(key);
+    withClient(cmd, async (client, keys) => {
+      const info = await client.stat(await keys.resolve(key));
       if (opts.json) printJson(snapshotJson(info));
       else printLines([describeSnapshot(info)]);
     }),
   );
 
   sub('rm <keys...>', 'remove snapshots').action((keys: string[], opts: JsonFlag, cmd: Command) =>
-    withClient(cmd, async (client) => {
+    withClient(cmd, async (client, snapshotKeys) => {
       const removed: string[] = [];
       for (const key of keys) {
         // One failure should not keep the other keys from being removed.
         try {
-          await client.remove(key);
-          removed.push(key);
+          const name = await snapshotKeys.resolve(key);
+          await client.remove(name);
+          removed.push(name);
         } catch (err) {
-          printError(`rm ${JSON.stringify(key)}: ${(err as Error).message}`);
+          printError(`rm ${JSON.stringify(key)}: ${((await snapshotKeys.explain(err)) as Error).message}`);
         }
       }
       if (opts.json) printJson({ removed });
@@ -88,8 +91,8 @@ export function registerSnapshot(program: Command): void {
 
   sub('usage [key]', 'disk usage of one snapshot, or of all').action(
     (key: string | undefined, opts: JsonFlag, cmd: Command) =>
-      withClient(cmd, async (client) => {
-        const keys = key === undefined ? (await listAll(client)).map((s) => s.name) : [key];
+      withClient(cmd, async (client, snapshotKeys) => {
+        const keys = key === undefined ? (await snapshotKeys.list()).map((s) => s.name) : [await snapshotKeys.resolve(key)];
         const usages = [];
         for (const name of keys) usages.push({ key: name, ...(await client.usage(name)) });
         if (opts.json) return printJson(usages);
@@ -100,26 +103,25 @@ export function registerSnapshot(program: Command): void {
 
   sub('label <key> [labels...]', 'set labels (key=value) or remove them (key=), then print them').action(
     (key: string, args: string[], opts: JsonFlag, cmd: Command) =>
-      withClient(cmd, async (client) => {
-        const info = await setLabels(client, key, args.map(parseLabel));
+      withClient(cmd, async (client, keys) => {
+        const info = await setLabels(client, await keys.resolve(key), args.map(parseLabel));
         if (opts.json) printJson(snapshotJson(info));
         else printLines(labelLines(info.labels));
       }),
   );
 
   sub('tree', 'show snapshots as a parent/child tree').action((opts: JsonFlag, cmd: Command) =>
-    withClient(cmd, async (client) => {
-      const roots = buildTree(await listAll(client));
+    withClient(cmd, async (_client, keys) => {
+      const roots = buildTree(await keys.list());
       if (opts.json) printJson(roots);
       else printLines(drawTree(roots));
     }),
   );
 }
 
-async function listAll(client: SnapshotsClient): Promise<SnapshotInfo[]> {
-  const all: SnapshotInfo[] = [];
-  for await (const info of client.list()) all.push(info);
-  return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/** An optional key argument (a parent), resolved when given. */
+async function optional(keys: SnapshotKeys, key: string | undefined): Promise<string | undefined> {
+  return key === undefined ? undefined : keys.resolve(key);
 }
 
 function printMounts(mounts: Parameters<typeof mountCommands>[1], opts: JsonFlag & { target?: string }): void {
