@@ -1,91 +1,67 @@
 /**
- * Extended attributes through the `attr` tools, since Node has no xattr API.
- * Both directions cost one process per call, not per file: getfattr dumps a
- * whole tree, setfattr --restore applies a whole batch. Writing is
- * synchronous: its caller is the apply worker, which blocks on its system
- * calls anyway.
+ * Extended attributes through @napi-rs/xattr (Node has no xattr API). Its
+ * calls act on a symlink itself, never its target (l*xattr), as tar and
+ * overlayfs need, and take names and values as bytes. The server needs no
+ * `attr` tools for them.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import readline from 'node:readline';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { getAttribute, listAttributes, setAttributeSync } from '@napi-rs/xattr';
 import type { Xattrs } from './file-info';
 
 /** Files that carry xattrs, keyed by absolute path. */
 export type TreeXattrs = Map<string, Xattrs>;
 
-/** getfattr/setfattr quote unprintable bytes, '\' and '=' as \ooo. */
-function quote(text: string): string {
-  let out = '';
-  for (const byte of Buffer.from(text)) {
-    out += byte <= 0x20 || byte >= 0x7f || byte === 0x5c || byte === 0x3d
-      ? `\\${byte.toString(8).padStart(3, '0')}`
-      : String.fromCharCode(byte);
+/** The xattrs of one object, symlinks not followed; empty when it has none. */
+async function readXattrs(file: string): Promise<Xattrs> {
+  const xattrs: Xattrs = new Map();
+  for (const name of await listAttributes(file).catch(rethrowFor(file))) {
+    // A value removed between list and get is gone: nothing to report.
+    const value = await getAttribute(file, name).catch(rethrowFor(file, name));
+    if (value !== null) xattrs.set(name, value);
   }
-  return out;
+  return xattrs;
 }
 
-function unquote(text: string): string {
-  if (!text.includes('\\')) return text;
-  const bytes: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] === '\\' && /^[0-7]{3}$/.test(text.slice(i + 1, i + 4))) {
-      bytes.push(parseInt(text.slice(i + 1, i + 4), 8));
-      i += 3;
-    } else {
-      bytes.push(...Buffer.from(text[i]));
-    }
-  }
-  return Buffer.from(bytes).toString();
-}
-
-const cannotRun = (cmd: string, err: Error) => new Error(`cannot run ${cmd} (Debian package 'attr'): ${err.message}`);
-const failed = (cmd: string, args: string[], code: number | null, stderr: string) =>
-  new Error(`${cmd} ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`);
-
-/** Runs a tool with no input, handing its output to `onLine` line by line. */
-async function readTool(cmd: string, args: string[], onLine: (line: string) => void): Promise<void> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = once(child, 'close');
-  const failedToStart = once(child, 'error').then(([err]) => {
-    throw cannotRun(cmd, err as Error);
-  });
-  for await (const line of readline.createInterface({ input: child.stdout, crlfDelay: Infinity })) onLine(line);
-  const [code] = (await Promise.race([exited, failedToStart])) as [number | null];
-  if (code !== 0) throw failed(cmd, args, code, stderr);
-}
-
-/** All xattrs of every object under `root` (root included), symlinks not followed. */
+/**
+ * All xattrs of every object under `root` (root included), symlinks not
+ * followed. A directory's entries are read at once: the calls overlap in
+ * libuv's pool.
+ */
 export async function readTreeXattrs(root: string): Promise<TreeXattrs> {
   const result: TreeXattrs = new Map();
-  let current: Xattrs | undefined;
-  await readTool('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', root], (line) => {
-    if (line.startsWith('# file: ')) {
-      current = new Map();
-      result.set(unquote(line.slice(8)), current);
-    } else if (line !== '' && current) {
-      const eq = line.indexOf('=');
-      const name = unquote(eq < 0 ? line : line.slice(0, eq));
-      const value = eq < 0 ? '' : line.slice(eq + 1);
-      current.set(name, Buffer.from(value.startsWith('0x') ? value.slice(2) : '', 'hex'));
-    }
-  });
+  const visit = async (file: string, isDirectory: boolean): Promise<void> => {
+    const xattrs = await readXattrs(file);
+    if (xattrs.size > 0) result.set(file, xattrs);
+    if (!isDirectory) return;
+    const entries = await fsp.readdir(file, { withFileTypes: true });
+    await Promise.all(entries.map((e) => visit(path.join(file, e.name), e.isDirectory())));
+  };
+  await visit(root, (await fsp.lstat(root)).isDirectory());
   return result;
 }
 
-/** Sets xattrs on many objects (absolute paths) in one setfattr process; symlinks are not followed. */
+/**
+ * Sets xattrs on many objects (absolute paths); symlinks are not followed.
+ * Synchronous: its caller is the apply worker, which blocks on its system
+ * calls anyway.
+ */
 export function writeXattrs(targets: Iterable<[string, Xattrs]>): void {
-  let dump = '';
   for (const [file, xattrs] of targets) {
-    if (xattrs.size === 0) continue;
-    dump += `# file: ${quote(file)}\n`;
-    for (const [name, value] of xattrs) dump += `${quote(name)}=0x${value.toString('hex')}\n`;
-    dump += '\n';
+    for (const [name, value] of xattrs) {
+      try {
+        setAttributeSync(file, name, value);
+      } catch (err) {
+        rethrowFor(file, name)(err);
+      }
+    }
   }
-  if (dump === '') return;
-  const args = ['-h', '--restore=-'];
-  const result = spawnSync('setfattr', args, { input: dump, stdio: ['pipe', 'ignore', 'pipe'] });
-  if (result.error) throw cannotRun('setfattr', result.error);
-  if (result.status !== 0) throw failed('setfattr', args, result.status, result.stderr.toString());
+}
+
+/** The binding's errors name neither the file nor the attribute. */
+function rethrowFor(file: string, name?: string): (err: unknown) => never {
+  return (err) => {
+    const what = name === undefined ? 'xattrs' : `xattr ${name}`;
+    throw new Error(`${what} of ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  };
 }
