@@ -26,6 +26,15 @@ export const TOOL_PACKAGES = {
 
 export type Tool = keyof typeof TOOL_PACKAGES;
 
+/**
+ * The Debian packages `scripts/install.sh` installs: those of every tool but
+ * systemd-notify, which runs only where systemd (and so the tool) is.
+ */
+export function runtimePackages(): string[] {
+  const packages = Object.entries(TOOL_PACKAGES).filter(([tool]) => tool !== 'systemd-notify').map(([, pkg]) => pkg);
+  return [...new Set(packages)];
+}
+
 /** "dmsetup (Debian package 'dmsetup')": what an operator needs to fix it. */
 export function describeTool(tool: Tool): string {
   return `${tool} (Debian package '${TOOL_PACKAGES[tool]}')`;

@@ -19,8 +19,13 @@ export interface StrataWithContainerd {
  * strata (TEST_BACKEND, metadata under `dir`) and a containerd 1.7 that loads it as
  * both proxy plugins on one socket. Proxy differs are not told the caller's
  * namespace, so strata is configured with the one the caller will use.
+ * `strataEnv` is strata's environment (e.g. a PATH with only some programs).
  */
-export async function startStrataWithContainerd(dir: string, namespace: string): Promise<StrataWithContainerd> {
+export async function startStrataWithContainerd(
+  dir: string,
+  namespace: string,
+  strataEnv: NodeJS.ProcessEnv = process.env,
+): Promise<StrataWithContainerd> {
   const socket = path.join(dir, 's.sock');
   const containerdDir = path.join(dir, 'c');
   const metricsPort = await freePort();
@@ -34,7 +39,7 @@ export async function startStrataWithContainerd(dir: string, namespace: string):
     `containerd_address = ${JSON.stringify(path.join(containerdDir, 'containerd.sock'))}`,
     `namespace = ${JSON.stringify(namespace)}`,
   ].join('\n'));
-  const strata = await spawnStrata(['--config', config], socket);
+  const strata = await spawnStrata(['--config', config], socket, undefined, strataEnv);
   const stopStrata = async () => {
     strata.child.kill('SIGTERM');
     await strata.exited;
