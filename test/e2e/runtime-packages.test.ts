@@ -68,7 +68,7 @@ describe('the packages install.sh installs are enough for the server', () => {
   test('with only those programs on PATH, strata applies an image with a whiteout and an opaque directory', async () => {
     const image = path.join(dir, 'image.tar');
     await buildOciImage({ name: IMAGE, layers: [base, top] }, image);
-    pair = await startStrataWithContainerd(dir, ns, { ...process.env, PATH: bin });
+    pair = await startStrataWithContainerd(dir, ns, { strataEnv: { ...process.env, PATH: bin } });
     await pair.containerd.ctrOk(['-n', ns, 'image', 'import', '--snapshotter', 'strata', image]);
     assert.ok((await pair.diffCalls('Apply')) >= 2, 'strata applied both layers');
     assert.equal(pair.strata.stderr().includes('"level":50'), false, pair.strata.stderr());
