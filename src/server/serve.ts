@@ -49,8 +49,9 @@ export function requiredTools(settings: ServeSettings): Tool[] {
 }
 
 /**
- * Starts the server. Whatever fails, it fails before the socket is visible
- * and undoes all it created (lock, LMDB, backend, sockets, metrics listener).
+ * Starts the server. A start-up failure undoes all that was created (lock,
+ * LMDB, backend, metrics listener, sockets, pid file) before it is thrown,
+ * so the process can exit at once and leave nothing behind.
  */
 export async function serve(settings: ServeSettings, logger: Logger): Promise<RunningServer> {
   // Checked before anything is created: a bad machine or config leaves no trace.

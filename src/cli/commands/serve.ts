@@ -2,8 +2,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../../config/load';
-import { DEFAULT_ADDRESS } from '../../config/schema';
-import type { StrataConfigInput } from '../../config/schema';
+import { DEFAULT_ADDRESS, type StrataConfigInput } from '../../config/schema';
 import { createLogger } from '../../log/logger';
 
 interface ServeFlags {
