@@ -1,43 +1,57 @@
 /**
  * Extended attributes through @napi-rs/xattr (Node has no xattr API). Its
  * calls act on a symlink itself, never its target (l*xattr), as tar and
- * overlayfs need, and take names and values as bytes. The server needs no
- * `attr` tools for them.
+ * overlayfs need, and carry values as bytes (names as UTF-8 strings, like
+ * the PAX records they come from). The server needs no `attr` tools.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { getAttribute, listAttributes, setAttributeSync } from '@napi-rs/xattr';
+import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
 import type { Xattrs } from './file-info';
 
 /** Files that carry xattrs, keyed by absolute path. */
 export type TreeXattrs = Map<string, Xattrs>;
 
 /** The xattrs of one object, symlinks not followed; empty when it has none. */
-async function readXattrs(file: string): Promise<Xattrs> {
+function readXattrs(file: string): Xattrs {
   const xattrs: Xattrs = new Map();
-  for (const name of await listAttributes(file).catch(rethrowFor(file))) {
-    // A value removed between list and get is gone: nothing to report.
-    const value = await getAttribute(file, name).catch(rethrowFor(file, name));
-    if (value !== null) xattrs.set(name, value);
+  try {
+    for (const name of listAttributesSync(file)) {
+      // A value removed between list and get is gone: nothing to report.
+      const value = getAttributeSync(file, name);
+      if (value !== null) xattrs.set(name, value);
+    }
+  } catch (err) {
+    throw bindingError(err, file);
   }
   return xattrs;
 }
 
 /**
  * All xattrs of every object under `root` (root included), symlinks not
- * followed. A directory's entries are read at once: the calls overlap in
- * libuv's pool.
+ * followed. Directories are listed asynchronously, but the xattrs of one
+ * directory's entries are read with synchronous calls: most files have
+ * none, and a call through libuv's pool per file cost 2.5 times as long
+ * (175 against 70 ms for 5,300 files), while the event loop is held for one
+ * directory at a time only.
  */
 export async function readTreeXattrs(root: string): Promise<TreeXattrs> {
   const result: TreeXattrs = new Map();
-  const visit = async (file: string, isDirectory: boolean): Promise<void> => {
-    const xattrs = await readXattrs(file);
+  const record = (file: string) => {
+    const xattrs = readXattrs(file);
     if (xattrs.size > 0) result.set(file, xattrs);
-    if (!isDirectory) return;
-    const entries = await fsp.readdir(file, { withFileTypes: true });
-    await Promise.all(entries.map((e) => visit(path.join(file, e.name), e.isDirectory())));
   };
-  await visit(root, (await fsp.lstat(root)).isDirectory());
+  const visit = async (dir: string): Promise<void> => {
+    const subdirs: string[] = [];
+    for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      record(file);
+      if (entry.isDirectory()) subdirs.push(file);
+    }
+    await Promise.all(subdirs.map(visit));
+  };
+  record(root);
+  if ((await fsp.lstat(root)).isDirectory()) await visit(root);
   return result;
 }
 
@@ -52,16 +66,14 @@ export function writeXattrs(targets: Iterable<[string, Xattrs]>): void {
       try {
         setAttributeSync(file, name, value);
       } catch (err) {
-        rethrowFor(file, name)(err);
+        throw bindingError(err, file, name);
       }
     }
   }
 }
 
 /** The binding's errors name neither the file nor the attribute. */
-function rethrowFor(file: string, name?: string): (err: unknown) => never {
-  return (err) => {
-    const what = name === undefined ? 'xattrs' : `xattr ${name}`;
-    throw new Error(`${what} of ${file}: ${err instanceof Error ? err.message : String(err)}`);
-  };
+function bindingError(err: unknown, file: string, name?: string): Error {
+  const what = name === undefined ? 'xattrs' : `xattr ${name}`;
+  return new Error(`${what} of ${file}: ${err instanceof Error ? err.message : String(err)}`);
 }
