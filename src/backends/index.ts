@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Backend } from '../snapshots/backend';
 import type { MetaStore } from '../store/metastore';
 import { createOverlayBackend } from './overlay';
-import { createThinBackend, type ThinConfig } from './thin';
+import type { Tool } from '../exec/tools';
+import { createThinBackend, thinTools, type ThinConfig } from './thin';
 
 export type BackendName = 'overlay' | 'thin';
 
@@ -25,4 +26,9 @@ export async function openBackend(settings: BackendSettings, store: MetaStore, l
         log: (msg, fields) => logger.info(fields ?? {}, msg),
       });
   }
+}
+
+/** The programs the configured backend runs, besides mount(8) and umount(8). */
+export function backendTools(settings: BackendSettings): Tool[] {
+  return settings.backend === 'thin' ? thinTools(settings.thin) : [];
 }

@@ -3,9 +3,11 @@
  * when this Node has them (22.15+), else the `zstd` program (Debian package
  * `zstd`) as a streaming child process, else a clear error.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Duplex, Readable } from 'node:stream';
 import zlib from 'node:zlib';
+import { spawnTool } from '../exec/run-tool';
+import { describeTool, type Tool } from '../exec/tools';
 import { unimplemented } from '../snapshots/errors';
 import { LayerFormatError } from './errors';
 
@@ -19,9 +21,9 @@ class ProgramFilter extends Duplex {
   private readonly child: ChildProcessWithoutNullStreams;
   private stderr = '';
 
-  constructor(private readonly cmd: string, args: string[]) {
+  constructor(private readonly cmd: Tool, args: string[]) {
     super();
-    this.child = spawn(cmd, args);
+    this.child = spawnTool(cmd, args);
     const { child } = this;
     child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     child.stdout.on('data', (d: Buffer) => {
@@ -29,7 +31,8 @@ class ProgramFilter extends Duplex {
     });
     // EPIPE on stdin after the program failed is reported through its exit status.
     child.stdin.on('error', () => undefined);
-    child.on('error', (err) => this.destroy(unimplemented(`zstd needs the '${cmd}' program (Debian package 'zstd'): ${err.message}`)));
+    // Unimplemented, not FailedPrecondition: containerd then falls back to its next differ.
+    child.on('error', (err) => this.destroy(unimplemented(`zstd needs ${describeTool(cmd)}: ${err.message}`)));
     child.on('close', (code) => {
       if (code === 0) this.push(null);
       else this.destroy(new LayerFormatError(`${this.cmd} failed (exit ${code}): ${this.stderr.trim() || 'bad data'}`));
@@ -55,6 +58,9 @@ class ProgramFilter extends Duplex {
     cb(err);
   }
 }
+
+/** The programs layer (de)compression runs on this Node. */
+export const COMPRESSION_TOOLS: Tool[] = zlibZstd.createZstdDecompress ? [] : ['zstd'];
 
 function zstdStream(direction: 'compress' | 'decompress'): Duplex {
   const native = direction === 'compress' ? zlibZstd.createZstdCompress : zlibZstd.createZstdDecompress;

@@ -81,7 +81,7 @@ async function* rawChanges(
 /** Changes recorded in an overlay upper directory over `lowerDirs` (top layer first), in containerd's path order. */
 export async function* overlayUpperChanges(upperDir: string, lowerDirs: string[], opts: OverlayOptions = {}): AsyncGenerator<Change> {
   const prefix = opts.userxattr ? 'user.overlay.' : 'trusted.overlay.';
-  // The walk and its lower-layer lookups start now, while getfattr reads the xattrs.
+  // The walk and its lower-layer lookups start now, while the xattrs are read.
   const entries = new Lookahead(walkTree(upperDir), async (entry): Promise<UpperEntry> => ({ ...entry, lower: await lowerStat(lowerDirs, entry.path) }), LOOKAHEAD);
   try {
     // Split the kernel's own xattrs (opaque, origin, impure, ...) from the files' own.

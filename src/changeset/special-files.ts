@@ -7,8 +7,12 @@
  * Synchronous: the caller is the apply worker, which blocks on its system
  * calls anyway.
  */
-import { spawnSync } from 'node:child_process';
+import { runToolSync } from '../exec/run-tool';
+import type { Tool } from '../exec/tools';
 import { encodeHeader } from './tar-header';
+
+/** The programs making special files runs. */
+export const SPECIAL_FILE_TOOLS: Tool[] = ['tar'];
 
 export type SpecialType = 'char-device' | 'block-device' | 'fifo';
 
@@ -36,7 +40,5 @@ export function mknodAll(nodes: SpecialNode[]): void {
     Buffer.alloc(1024),
   ]);
   const args = ['-x', '-P', '-m', '--no-same-owner', '--same-permissions', '-f', '-'];
-  const result = spawnSync('tar', args, { input: archive, stdio: ['pipe', 'ignore', 'pipe'] });
-  if (result.error) throw new Error(`cannot run tar to make device nodes: ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`mknod failed: tar ${args.join(' ')} (exit ${result.status}): ${result.stderr.toString().trim()}`);
+  runToolSync('tar', args, archive);
 }

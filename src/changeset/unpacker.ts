@@ -323,7 +323,7 @@ export class Unpacker {
   }
 
   /**
-   * Directory ownership, modes, xattrs (for all entries, in one process) and
+   * Directory ownership, modes, xattrs (for all entries) and
    * finally directory mtimes: last, because writing inside a directory
    * changes its mtime.
    */

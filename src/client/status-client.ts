@@ -6,6 +6,10 @@ import { toRemoteError } from './remote-error';
 
 export interface ServerStatus {
   version: string;
+  pid: number;
+  uptimeSeconds: number;
+  /** Where the Prometheus endpoint listens; absent when metrics are off. */
+  metricsAddress?: string;
   backend: string;
   root: string;
   snapshots: Record<string, number>;
@@ -13,16 +17,31 @@ export interface ServerStatus {
   backendStatus: Record<string, unknown>;
 }
 
+/** strata.v1.StatusResponse as proto-loader decodes it (int64 counts as strings). */
+interface StatusResponse {
+  version: string;
+  pid: number;
+  uptime_seconds: number;
+  metrics_address: string;
+  backend: string;
+  root: string;
+  snapshots: Record<string, string>;
+  backend_status_json: string;
+}
+
 /** Asks a running server for strata.v1.Status. */
 export function fetchStatus(address: string): Promise<ServerStatus> {
   const Service = loadService(STATUS_PROTO, STATUS_SERVICE);
   const client = new Service(grpcTarget(address), grpc.credentials.createInsecure());
   return new Promise<ServerStatus>((resolve, reject) => {
-    (client as any).Status({}, (err: unknown, res: { version: string; backend: string; root: string; snapshots: Record<string, string>; backend_status_json: string }) => {
+    (client as any).Status({}, (err: unknown, res: StatusResponse) => {
       client.close();
       if (err) return reject(toRemoteError(err, address));
       resolve({
         version: res.version,
+        pid: res.pid,
+        uptimeSeconds: res.uptime_seconds,
+        ...(res.metrics_address ? { metricsAddress: res.metrics_address } : {}),
         backend: res.backend,
         root: res.root,
         snapshots: Object.fromEntries(Object.entries(res.snapshots).map(([kind, count]) => [kind, Number(count)])),

@@ -43,6 +43,8 @@ export const strataConfigSchema = z.strictObject({
   sync_remove: z.boolean().default(false),
   /** Prometheus endpoint; no metrics server when unset. */
   metrics_address: hostPort.optional(),
+  /** A file the server writes its pid to while serving (for init scripts without systemd); none when unset. */
+  pid_file: absolutePath.optional(),
   diff: diffSchema.prefault({}),
   /** Read only when backend is "thin", but checked always so a typo never waits for a backend switch. */
   thin: thinConfigSchema.prefault({}),

@@ -62,7 +62,7 @@ export class StrataMetrics {
     });
   }
 
-  observe: CallObserver = (service, method, seconds, error) => {
+  observe: CallObserver = ({ service, method, seconds, error }) => {
     this.latency.observe({ service, method }, seconds);
     if (error !== undefined) this.errors.inc({ service, method, code: status[toStatus(error).code] });
   };
@@ -84,7 +84,7 @@ export async function serveMetrics(address: string, registry: Registry): Promise
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => reject(new Error(`metrics_address ${address}: ${err.message}`)));
     server.listen(port, host, () => resolve());
   });
   return { close: () => new Promise((resolve) => server.close(() => resolve())) };

@@ -1,7 +1,11 @@
 import { runTool, ToolError } from '../exec/run-tool';
+import type { Tool } from '../exec/tools';
+
+/** The programs this module runs. */
+export const MOUNT_TOOLS = ['mount', 'umount'] as const satisfies Tool[];
 
 /** Runs mount(8) or umount(8); resolves when it exits 0, rejects with a ToolError. */
-export async function runMountTool(command: 'mount' | 'umount', args: string[], cwd?: string): Promise<void> {
+export async function runMountTool(command: (typeof MOUNT_TOOLS)[number], args: string[], cwd?: string): Promise<void> {
   await runTool(command, args, { cwd });
 }
 

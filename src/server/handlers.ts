@@ -2,8 +2,25 @@ import type * as grpc from '@grpc/grpc-js';
 import type { ZodType } from 'zod';
 import { toStatus } from './status';
 
+/** One finished call: what logs and metrics are told. */
+export interface ObservedCall {
+  service: string;
+  method: string;
+  /** The request as received (before validation), for the snapshot key a log names. */
+  request: unknown;
+  seconds: number;
+  /** Set when the call failed. */
+  error?: unknown;
+}
+
 /** Told about every call, for logs and metrics; the gRPC layer stays unaware of either. */
-export type CallObserver = (service: string, method: string, seconds: number, error?: unknown) => void;
+export type CallObserver = (call: ObservedCall) => void;
+
+/** A function to call when the call ends, with its error if it failed. */
+function startObserving(service: string, method: string, request: unknown, observe: CallObserver): (error?: unknown) => void {
+  const started = process.hrtime.bigint();
+  return (error) => observe({ service, method, request, seconds: Number(process.hrtime.bigint() - started) / 1e9, error });
+}
 
 /**
  * A unary handler that validates the request with `schema`, runs `operation`
@@ -17,8 +34,7 @@ export function unary<Req, Res>(
   observe: CallObserver,
 ): grpc.handleUnaryCall<unknown, Res> {
   return (call, callback) => {
-    const started = process.hrtime.bigint();
-    const finish = (error?: unknown) => observe(service, method, Number(process.hrtime.bigint() - started) / 1e9, error);
+    const finish = startObserving(service, method, call.request, observe);
     Promise.resolve()
       .then(() => operation(schema.parse(call.request), call))
       .then(
@@ -47,8 +63,7 @@ export function serverStream<Req, Res>(
   observe: CallObserver,
 ): grpc.handleServerStreamingCall<unknown, Res> {
   return (call) => {
-    const started = process.hrtime.bigint();
-    const finish = (error?: unknown) => observe(service, method, Number(process.hrtime.bigint() - started) / 1e9, error);
+    const finish = startObserving(service, method, call.request, observe);
     (async () => {
       for (const message of produce(schema.parse(call.request))) {
         if (call.cancelled) return;

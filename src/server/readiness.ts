@@ -1,4 +1,10 @@
-import { execFile } from 'node:child_process';
+import { runTool } from '../exec/run-tool';
+import type { Tool } from '../exec/tools';
+
+/** The programs readiness notification runs: none outside systemd. */
+export function readinessTools(): Tool[] {
+  return process.env.NOTIFY_SOCKET ? ['systemd-notify'] : [];
+}
 
 /**
  * Tells systemd the server is ready (Type=notify units). Node cannot send on
@@ -7,7 +13,5 @@ import { execFile } from 'node:child_process';
  */
 export function notifyReady(onError: (err: Error) => void): void {
   if (!process.env.NOTIFY_SOCKET) return;
-  execFile('systemd-notify', ['--ready', `--pid=${process.pid}`], (err) => {
-    if (err) onError(err);
-  });
+  runTool('systemd-notify', ['--ready', `--pid=${process.pid}`]).catch(onError);
 }

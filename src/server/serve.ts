@@ -3,17 +3,22 @@ import net from 'node:net';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { openBackend, type BackendSettings } from '../backends';
+import { backendTools, openBackend, type BackendSettings } from '../backends';
 import { ThinBackend } from '../backends/thin';
+import { LAYER_TOOLS } from '../changeset';
 import { DIFF_PROTO, DIFF_SERVICE, Differ, diffService } from '../diff';
+import { checkTools, type Tool } from '../exec/tools';
+import { MOUNT_TOOLS } from '../mount';
 import { Snapshotter } from '../snapshots/snapshotter';
 import { MetaStore } from '../store/metastore';
 import { packageVersion } from '../package-root';
+import { logCalls, logReclaims } from './call-log';
 import type { CallObserver } from './handlers';
 import { loadService, SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE } from './proto';
 import { StrataMetrics, serveMetrics } from '../metrics/metrics';
 import { HEALTH_PROTO, HEALTH_SERVICE, HealthService } from './health';
-import { notifyReady } from './readiness';
+import { writePidFile } from './pid-file';
+import { notifyReady, readinessTools } from './readiness';
 import { lockRoot } from './root-lock';
 import { snapshotsService } from './snapshots-service';
 import { STATUS_PROTO, STATUS_SERVICE, statusService } from './status-service';
@@ -25,6 +30,8 @@ export interface ServeSettings extends BackendSettings {
   socket_group?: string | number;
   sync_remove: boolean;
   metrics_address?: string;
+  /** Written once serving, removed on exit: how scripts find a server started without systemd. */
+  pid_file?: string;
   diff: { containerd_address: string; namespace: string };
 }
 
@@ -36,7 +43,20 @@ export interface RunningServer {
 /** How long close() waits for in-flight calls before cancelling them. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
+/** Every program a server with these settings may run. */
+export function requiredTools(settings: ServeSettings): Tool[] {
+  return [...MOUNT_TOOLS, ...LAYER_TOOLS, ...backendTools(settings), ...readinessTools()];
+}
+
+/**
+ * Starts the server. A start-up failure undoes all that was created (lock,
+ * LMDB, backend, metrics listener, sockets, pid file) before it is thrown,
+ * so the process can exit at once and leave nothing behind.
+ */
 export async function serve(settings: ServeSettings, logger: Logger): Promise<RunningServer> {
+  // Checked before anything is created: a bad machine or config leaves no trace.
+  checkTools(requiredTools(settings));
+  const socketGid = settings.socket_group === undefined ? undefined : await resolveGroupId(settings.socket_group);
   const root = path.resolve(settings.root);
   const address = path.resolve(settings.address);
   await fs.mkdir(root, { recursive: true, mode: 0o700 });
@@ -54,6 +74,7 @@ export async function serve(settings: ServeSettings, logger: Logger): Promise<Ru
       // A thin device is reclaimed by the backend itself, at once or (async_remove) at Cleanup.
       syncRemove: settings.backend === 'thin' || settings.sync_remove,
       onBackgroundError: (err, context) => logger.warn({ err, context }, 'background storage reclaim failed'),
+      onReclaim: logReclaims(logger),
     });
 
     const metrics = new StrataMetrics(() => snapshotter.countByKind());
@@ -73,19 +94,29 @@ export async function serve(settings: ServeSettings, logger: Logger): Promise<Ru
     server.addService(loadService(HEALTH_PROTO, HEALTH_SERVICE).service, health.implementation());
     server.addService(
       loadService(STATUS_PROTO, STATUS_SERVICE).service,
-      statusService({ version: packageVersion(), root }, snapshotter, backend, observe),
+      statusService(
+        { version: packageVersion(), root, metricsAddress: settings.metrics_address },
+        snapshotter,
+        backend,
+        observe,
+      ),
     );
-    await listen(server, address, settings.socket_group);
+    // Metrics first: a port clash then stops start-up before any client sees the socket.
+    if (settings.metrics_address !== undefined) {
+      const metricsServer = await serveMetrics(settings.metrics_address, metrics.registry);
+      cleanups.push(() => metricsServer.close());
+    }
+    await listen(server, address, socketGid);
     cleanups.push(async () => {
       health.shutdown();
       await shutdown(server);
       await fs.rm(address, { force: true });
     });
-    if (settings.metrics_address !== undefined) {
-      const metricsServer = await serveMetrics(settings.metrics_address, metrics.registry);
-      cleanups.push(() => metricsServer.close());
-    }
-    logger.info({ root, address, backend: backend.name }, 'strata is serving');
+    if (settings.pid_file !== undefined) cleanups.push(await writePidFile(settings.pid_file));
+    logger.info(
+      { root, address, backend: backend.name, metrics_address: settings.metrics_address ?? null, pid_file: settings.pid_file ?? null },
+      'strata is serving',
+    );
     notifyReady((err) => logger.warn({ err: err.message }, 'could not notify systemd of readiness'));
     return { close: closeAll };
   } catch (err) {
@@ -97,19 +128,26 @@ export async function serve(settings: ServeSettings, logger: Logger): Promise<Ru
 /**
  * Binds under a private name, sets the socket's mode and group, then renames
  * it to `address`: a client never finds the socket before it has its final
- * permissions (bound in place, it would briefly carry the umask's).
+ * permissions (bound in place, it would briefly carry the umask's). On
+ * failure the server stops listening and the private socket is removed.
  */
-async function listen(server: grpc.Server, address: string, group: string | number | undefined): Promise<void> {
+async function listen(server: grpc.Server, address: string, gid: number | undefined): Promise<void> {
   await fs.mkdir(path.dirname(address), { recursive: true, mode: 0o755 });
   await removeStaleSocket(address);
   const staging = path.join(path.dirname(address), `.strata-${process.pid}.sock`);
   await fs.rm(staging, { force: true });
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix://${staging}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-  );
-  await fs.chmod(staging, 0o660);
-  if (group !== undefined) await fs.chown(staging, process.getuid?.() ?? 0, await resolveGroupId(group));
-  await fs.rename(staging, address);
+  try {
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`unix://${staging}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+    );
+    await fs.chmod(staging, 0o660);
+    if (gid !== undefined) await fs.chown(staging, process.getuid?.() ?? 0, gid);
+    await fs.rename(staging, address);
+  } catch (err) {
+    server.forceShutdown();
+    await fs.rm(staging, { force: true });
+    throw err;
+  }
 }
 
 /** A socket file left by a crashed server is removed; one a live server answers on is an error. */
@@ -149,14 +187,7 @@ function exportPoolUsage(metrics: StrataMetrics, thin: ThinBackend): void {
 }
 
 function combineObservers(...observers: CallObserver[]): CallObserver {
-  return (service, method, seconds, error) => {
-    for (const observe of observers) observe(service, method, seconds, error);
-  };
-}
-
-function logCalls(logger: Logger): CallObserver {
-  return (service, method, seconds, error) => {
-    if (error === undefined) logger.debug({ service, method, seconds }, 'call');
-    else logger.debug({ service, method, seconds, err: error instanceof Error ? error.message : String(error) }, 'call failed');
+  return (call) => {
+    for (const observe of observers) observe(call);
   };
 }

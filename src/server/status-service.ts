@@ -9,7 +9,7 @@ export const STATUS_SERVICE = 'strata.v1.Status';
 
 /** strata.v1.Status: what `strata status` shows. */
 export function statusService(
-  facts: { version: string; root: string },
+  facts: { version: string; root: string; metricsAddress?: string },
   snapshotter: Snapshotter,
   backend: Backend,
   observe: CallObserver,
@@ -21,6 +21,9 @@ export function statusService(
       root: facts.root,
       snapshots: snapshotter.countByKind(),
       backend_status_json: JSON.stringify(await backend.status()),
+      pid: process.pid,
+      uptime_seconds: process.uptime(),
+      metrics_address: facts.metricsAddress ?? '',
     }), observe),
   };
 }

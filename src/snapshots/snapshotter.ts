@@ -12,7 +12,14 @@ export interface SnapshotterOptions {
   /** Reclaim storage inside Remove instead of leaving it to Cleanup. */
   syncRemove: boolean;
   onBackgroundError?: (err: unknown, context: string) => void;
+  /** Told what each Remove and Cleanup did to storage, for the operator's log. */
+  onReclaim?: (event: ReclaimEvent) => void;
 }
+
+/** Remove: one snapshot's storage, reclaimed now or left for Cleanup. Cleanup: the ids it reclaimed. */
+export type ReclaimEvent =
+  | { operation: 'remove'; key: string; id: string; storage: 'reclaimed' | 'deferred' | 'failed' }
+  | { operation: 'cleanup'; ids: string[] };
 
 /**
  * What Update receives: name identifies the snapshot, labels are the new
@@ -105,11 +112,19 @@ export class Snapshotter {
       }
       return record;
     });
+    let storage: 'reclaimed' | 'deferred' | 'failed' = 'deferred';
     if (this.options.syncRemove) {
       // The metadata is gone already; storage left behind by a failure here is
       // debris Cleanup will find, so the caller is not told of it.
-      await this.backend.remove(removed.id).catch((err) => this.options.onBackgroundError?.(err, `remove ${removed.id}`));
+      storage = await this.backend.remove(removed.id).then(
+        () => 'reclaimed' as const,
+        (err) => {
+          this.options.onBackgroundError?.(err, `remove ${removed.id}`);
+          return 'failed' as const;
+        },
+      );
     }
+    this.options.onReclaim?.({ operation: 'remove', key, id: removed.id, storage });
   }
 
   stat(key: string): SnapshotInfo {
@@ -164,8 +179,10 @@ export class Snapshotter {
   }
 
   /** Reclaims storage no snapshot refers to: removed snapshots and debris of crashed operations. */
-  cleanup(): Promise<string[]> {
-    return this.creation.exclusive(() => this.backend.cleanup(this.store.liveIds()));
+  async cleanup(): Promise<string[]> {
+    const ids = await this.creation.exclusive(() => this.backend.cleanup(this.store.liveIds()));
+    this.options.onReclaim?.({ operation: 'cleanup', ids });
+    return ids;
   }
 
   private createSnapshot(kind: 'active' | 'view', key: string, parent: string, labels: Labels): Promise<Mount[]> {

@@ -39,6 +39,14 @@ describe('strata serve', () => {
     );
   });
 
+  test('serve --help lists every flag, --address included', async () => {
+    const result = await runCli(['serve', '--help']);
+    assert.equal(result.code, 0, result.stderr);
+    for (const flag of ['--address <socket>', '--root', '--backend', '--config', '--log-level', '--metrics-address', '--pid-file']) {
+      assert.ok(result.stdout.includes(flag), `${flag} missing from:\n${result.stdout}`);
+    }
+  });
+
   test('a missing config file is named', async () => {
     const file = path.join(dir, 'absent.toml');
     assert.equal(await startupError([...flags(), '--config', file]), `strata: config ${file}: no such file`);

@@ -2,13 +2,16 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from '../support/free-port';
 import { STRATA_BIN } from '../support/strata-process';
 import { startTestServer, TEST_BACKEND, type TestServer } from '../support/strata-server';
 
 describe(`strata status (${TEST_BACKEND})`, () => {
   let t: TestServer;
+  let metricsAddress: string;
   before(async () => {
-    t = await startTestServer();
+    metricsAddress = `127.0.0.1:${await freePort()}`;
+    t = await startTestServer({ metricsAddress });
     await t.client.prepare('s/1');
     await t.client.commit('s/layer', 's/1');
     await t.client.prepare('s/2', 's/layer');
@@ -21,7 +24,7 @@ describe(`strata status (${TEST_BACKEND})`, () => {
   const status = async (...args: string[]) =>
     (await promisify(execFile)(process.execPath, [STRATA_BIN, '--address', t.address, 'status', ...args])).stdout;
 
-  it('reports the backend and snapshot counts as text and JSON', async () => {
+  it('reports the server process, backend and snapshot counts as text and JSON', async () => {
     const json = JSON.parse(await status('--json'));
     assert.equal(json.backend, TEST_BACKEND);
     assert.equal(json.root, t.root);
@@ -32,7 +35,19 @@ describe(`strata status (${TEST_BACKEND})`, () => {
     } else {
       assert.equal(json.backendStatus.snapshotsDir, `${t.root}/snapshots`);
     }
+    assert.equal(json.pid, process.pid);
+    assert.ok(json.uptimeSeconds > 0 && json.uptimeSeconds < process.uptime() + 1, String(json.uptimeSeconds));
+    assert.equal(json.metricsAddress, metricsAddress);
     const text = await status();
+    assert.match(text, new RegExp(`^PID: ${process.pid}$`, 'm'));
+    assert.match(text, /^Uptime: (\d+[dhms] ?)+$/m);
+    assert.match(text, new RegExp(`^Root: ${t.root}$`, 'm'));
+    assert.match(text, new RegExp(`^Metrics Address: ${metricsAddress}$`, 'm'));
+    assert.doesNotMatch(text, /[{}]/, 'no JSON in the text form');
+    if (TEST_BACKEND === 'overlay') {
+      assert.match(text, /^Overlay Mount Options: (index=off|userxattr|, |none)+$/m);
+      assert.match(text, /^Pending Deletions: \d+$/m);
+    }
     assert.match(text, new RegExp(`^Backend: ${TEST_BACKEND}$`, 'm'));
     assert.match(text, /^Snapshots: active 1, view 1, committed 1$/m);
     if (TEST_BACKEND === 'thin') assert.match(text, /^Data Space: .* used, .* total, .* available$/m);

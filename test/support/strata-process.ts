@@ -14,9 +14,15 @@ export interface StrataProcess {
   exited: Promise<number | NodeJS.Signals>;
 }
 
-/** Starts `strata serve` as a child process and waits until its socket accepts connections. */
-export async function spawnStrata(args: string[], address: string, timeoutMs = scaledMs(10_000)): Promise<StrataProcess> {
+/** Starts `strata serve` as a child process (with `env`) and waits until its socket accepts connections. */
+export async function spawnStrata(
+  args: string[],
+  address: string,
+  timeoutMs = scaledMs(10_000),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<StrataProcess> {
   const child = spawn(process.execPath, [STRATA_BIN, 'serve', '--address', address, ...args], {
+    env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -21,7 +21,7 @@ export async function createOverlayBackend(options: OverlayBackendOptions): Prom
   return new OverlayBackend(layout, await detectOverlayFeatures());
 }
 
-export { OverlayBackend } from './overlay-backend';
+export { OverlayBackend, type OverlayStatus } from './overlay-backend';
 export { OverlayLayout } from './layout';
 export { detectOverlayFeatures, type OverlayFeatures } from './features';
 export { overlayMounts } from './mounts';

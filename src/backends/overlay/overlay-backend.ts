@@ -3,7 +3,7 @@ import { chmod, lchown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { diskUsage } from '../../fsutil/usage';
-import type { Backend, BackendStatus, NewSnapshot, StagedStorage } from '../../snapshots/backend';
+import type { Backend, NewSnapshot, StagedStorage } from '../../snapshots/backend';
 import { failedPrecondition, invalidArgument, notFound } from '../../snapshots/errors';
 import type { Mount, SnapshotRef, Usage } from '../../snapshots/types';
 import type { OverlayFeatures } from './features';
@@ -33,6 +33,14 @@ class StagedDir implements StagedStorage {
     readonly dev: number,
     readonly ino: number,
   ) {}
+}
+
+/** What `strata status` shows of an overlay backend. */
+export interface OverlayStatus {
+  snapshotsDir: string;
+  features: OverlayFeatures;
+  /** Removed snapshots whose directories are still being deleted. */
+  pendingDeletions: number;
 }
 
 export class OverlayBackend implements Backend {
@@ -142,7 +150,7 @@ export class OverlayBackend implements Backend {
     return unclaimed;
   }
 
-  async status(): Promise<BackendStatus> {
+  async status(): Promise<OverlayStatus> {
     return { snapshotsDir: this.layout.snapshotsDir, features: this.features, pendingDeletions: this.#removing.size };
   }
 

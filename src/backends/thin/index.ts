@@ -15,6 +15,7 @@ export { thinConfigSchema, type ThinConfig, type ThinConfigInput } from './confi
 export { MAX_SIZE_LABEL, ThinBackend, type ThinStatus } from './thin-backend';
 export type { DeviceRecord, DeviceState } from './devices';
 export { loopbackPoolName } from './pool';
+export { thinTools } from './tools';
 
 export interface ThinBackendOptions {
   /** strata's root directory; a loopback pool keeps its files in `<root>/thin/`. */

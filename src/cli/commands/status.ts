@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { humanBytes } from '../../bytes';
+import type { OverlayStatus } from '../../backends/overlay';
 import type { ThinStatus } from '../../backends/thin';
 import { fetchStatus, type ServerStatus } from '../../client/status-client';
 import { clientAddress } from '../client';
@@ -20,10 +21,39 @@ export function registerStatus(program: Command): void {
 
 function describeStatus(status: ServerStatus): string[] {
   const counts = ['active', 'view', 'committed'].map((kind) => `${kind} ${status.snapshots[kind] ?? 0}`).join(', ');
-  const lines = [`Version: ${status.version}`, `Backend: ${status.backend}`, `Root: ${status.root}`, `Snapshots: ${counts}`];
+  const lines = [
+    `Version: ${status.version}`,
+    `PID: ${status.pid}`,
+    `Uptime: ${humanDuration(status.uptimeSeconds)}`,
+    `Backend: ${status.backend}`,
+    `Root: ${status.root}`,
+    `Metrics Address: ${status.metricsAddress ?? 'off'}`,
+    `Snapshots: ${counts}`,
+  ];
   if (status.backend === 'thin') lines.push(...describeThin(status.backendStatus as unknown as ThinStatus));
-  else for (const [key, value] of Object.entries(status.backendStatus)) lines.push(`${key}: ${JSON.stringify(value)}`);
+  else lines.push(...describeOverlay(status.backendStatus as unknown as OverlayStatus));
   return lines;
+}
+
+/** "3d 4h 5m 6s", largest unit first, zero units left out. */
+function humanDuration(seconds: number): string {
+  const units: Array<[string, number]> = [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]];
+  let rest = Math.floor(seconds);
+  const parts: string[] = [];
+  for (const [unit, size] of units) {
+    if (rest >= size) parts.push(`${Math.floor(rest / size)}${unit}`);
+    rest %= size;
+  }
+  return parts.join(' ') || '0s';
+}
+
+function describeOverlay(overlay: OverlayStatus): string[] {
+  const options = [overlay.features.indexOff && 'index=off', overlay.features.userxattr && 'userxattr'].filter(Boolean);
+  return [
+    `Snapshots Directory: ${overlay.snapshotsDir}`,
+    `Overlay Mount Options: ${options.join(', ') || 'none'}`,
+    `Pending Deletions: ${overlay.pendingDeletions}`,
+  ];
 }
 
 /** Docker's DeviceSet.Status, field for field where strata has one. */

@@ -1,0 +1,17 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Writes this process's pid to `file` (replacing one a dead server left) and
+ * returns what removes it. Written only once the server is serving, so a
+ * pid found there is a server that started.
+ */
+export async function writePidFile(file: string): Promise<() => Promise<void>> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
+  await fs.writeFile(file, `${process.pid}\n`, { mode: 0o644 });
+  return async () => {
+    // Another server may have taken the file over since; its pid stays.
+    const owner = await fs.readFile(file, 'utf8').catch(() => '');
+    if (owner.trim() === String(process.pid)) await fs.rm(file, { force: true });
+  };
+}
