@@ -18,7 +18,10 @@ import { CLI, messageLines, startServe, type CliResult } from './cli-process';
 const EXIT_WITHIN_MS = 5_000;
 
 /** Runs `strata serve ARGS`; a process still running after EXIT_WITHIN_MS is killed and reported as code null. */
-async function serveUntilExit(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
+/** What a serve that exits leaves: text only, it writes no binary output. */
+type ServeResult = Omit<CliResult, 'stdoutBytes'>;
+
+async function serveUntilExit(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ServeResult> {
   const child = spawn(process.execPath, [CLI, 'serve', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -31,7 +34,7 @@ async function serveUntilExit(args: string[], env: NodeJS.ProcessEnv = process.e
 }
 
 /** The one human line of a failed start. */
-function failureLine(result: CliResult): string {
+function failureLine(result: ServeResult): string {
   assert.equal(result.code, 1, `expected exit code 1 within ${EXIT_WITHIN_MS} ms, stderr: ${result.stderr}`);
   const lines = messageLines(result.stderr);
   assert.equal(lines.length, 1, `expected one line, got:\n${lines.join('\n')}`);
