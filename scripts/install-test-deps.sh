@@ -13,3 +13,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 bash scripts/vm/install-deps.sh
 bash scripts/containerd/install.sh >/dev/null
+
+# containerd's conformance suite and reference snapshotters, built offline from
+# containerd 1.7.24's sources into a cache outside the checkout.
+harness=${STRATA_HARNESS_DIR:-../shared/harness}
+if [ -f "$harness/build.sh" ]; then
+  log=$(mktemp)
+  bash "$harness/build.sh" >"$log" 2>&1 || { cat "$log" >&2; rm -f "$log"; exit 1; }
+  rm -f "$log"
+else
+  echo "install-test-deps.sh: no conformance harness at $harness (set STRATA_HARNESS_DIR); its tests will fail" >&2
+fi

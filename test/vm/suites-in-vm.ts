@@ -5,15 +5,19 @@ import path from 'node:path';
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const runScript = path.join(repoRoot, 'scripts', 'vm', 'run.sh');
 
-export interface VmRun {
-  /** Compiled test files or directories, relative to the repository root. */
-  suites: string[];
+/** How to run one command inside the qemu VM. */
+export interface VmCommand {
   /** The VM is killed after this many seconds. */
   timeoutS: number;
-  /** Environment for the tests inside (run.sh forwards STRATA_* variables). */
+  /** Environment for the command inside (run.sh forwards STRATA_* variables). */
   env: Record<string, string>;
   /** Guest memory in MiB (run.sh's default otherwise). */
   memoryMiB?: number;
+}
+
+export interface VmRun extends VmCommand {
+  /** Compiled test files or directories, relative to the repository root. */
+  suites: string[];
 }
 
 /** Why the VM tests cannot run here, or undefined when they can. */
@@ -33,23 +37,31 @@ function summary(output: string): Record<'tests' | 'pass' | 'fail' | 'skipped' |
 }
 
 /**
- * Runs test suites with node's test runner inside the qemu VM (scripts/vm/run.sh)
- * and asserts that they all ran and passed: none failed, was cancelled or skipped.
+ * Runs `command` inside the qemu VM (scripts/vm/run.sh) from the repository
+ * root and returns its exit code and output, stdout and stderr interleaved.
  */
-export async function assertSuitesPassInVm(run: VmRun): Promise<void> {
-  const env = Object.entries(run.env).map(([name, value]) => `${name}=${value}`);
-  const child = spawn(runScript, ['--timeout', String(run.timeoutS), '--', 'env', ...env, 'node', '--test', '--test-concurrency=1', ...run.suites], {
+export async function runInVm(command: string[], options: VmCommand): Promise<{ exitCode: number | null; output: string }> {
+  const env = Object.entries(options.env).map(([name, value]) => `${name}=${value}`);
+  const child = spawn(runScript, ['--timeout', String(options.timeoutS), '--', 'env', ...env, ...command], {
     cwd: repoRoot,
-    env: run.memoryMiB ? { ...process.env, STRATA_VM_MEMORY: String(run.memoryMiB) } : process.env,
+    env: options.memoryMiB ? { ...process.env, STRATA_VM_MEMORY: String(options.memoryMiB) } : process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
   const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
-
   // run.sh's own notes (a second boot after a guest lockup) belong in the log even when the run passes.
   for (const note of output.match(/^run\.sh: .*$/gm) ?? []) process.stderr.write(`${note}\n`);
+  return { exitCode, output };
+}
+
+/**
+ * Runs test suites with node's test runner inside the qemu VM and asserts
+ * that they all ran and passed: none failed, was cancelled or skipped.
+ */
+export async function assertSuitesPassInVm(run: VmRun): Promise<void> {
+  const { exitCode, output } = await runInVm(['node', '--test', '--test-concurrency=1', ...run.suites], run);
   const counts = summary(output);
   const report = `exit code ${exitCode}, summary ${JSON.stringify(counts)}; output of the run inside the VM:\n${output}`;
   assert.equal(exitCode, 0, report);
