@@ -17,7 +17,7 @@ export interface ServerStatus {
   backendStatus: Record<string, unknown>;
 }
 
-/** strata.v1.StatusResponse as proto-loader decodes it (int64 counts as strings). */
+/** strata.v1.StatusResponse as server/proto.ts decodes it (int64 counts as strings). */
 interface StatusResponse {
   version: string;
   pid: number;

@@ -10,7 +10,7 @@ export const DIFF_SERVICE = 'containerd.services.diff.v1.Diff';
 const SERVICE = 'diff';
 
 /**
- * Requests as proto-loader decodes them (defaults filled in, int64 as
+ * Requests as server/proto.ts decodes them (defaults filled in, int64 as
  * strings); payloads (inputs for stream processors such as decryption) are
  * not read: strata applies no media type that needs them.
  */

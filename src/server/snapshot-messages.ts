@@ -3,7 +3,7 @@ import type { Kind, Mount, SnapshotInfo, Usage } from '../snapshots/types';
 
 /**
  * Request schemas and message conversions for containerd's snapshots API.
- * Requests arrive decoded by proto-loader with defaults filled in; the schemas
+ * Requests arrive decoded by server/proto.ts with defaults filled in; the schemas
  * guard the shapes the handlers rely on. The `snapshotter` field names the
  * proxy plugin on containerd's side and is ignored here.
  */
