@@ -1,4 +1,4 @@
-import { fromProtoKind } from '../server/snapshot-messages';
+import { fromProtoKind } from '../server/proto-kind';
 import type { Mount, SnapshotInfo, Usage } from '../snapshots/types';
 
 /**

@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadService } from '../server/proto';
-import { STATUS_PROTO, STATUS_SERVICE } from '../server/status-service';
+import { loadService, STATUS_PROTO, STATUS_SERVICE } from '../server/proto';
 import { grpcTarget } from './snapshots-client';
 import { toRemoteError } from './remote-error';
 

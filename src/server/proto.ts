@@ -63,3 +63,6 @@ function deserializer(type: Type): (bytes: Buffer) => object {
 
 export const SNAPSHOTS_PROTO = 'containerd/services/snapshots/v1/snapshots.proto';
 export const SNAPSHOTS_SERVICE = 'containerd.services.snapshots.v1.Snapshots';
+
+export const STATUS_PROTO = 'strata/v1/status.proto';
+export const STATUS_SERVICE = 'strata.v1.Status';

@@ -15,14 +15,14 @@ import { MetaStore } from '../store/metastore';
 import { packageVersion } from '../package-root';
 import { logCalls, logReclaims } from './call-log';
 import type { CallObserver } from './handlers';
-import { loadService, SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE } from './proto';
+import { loadService, SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE, STATUS_PROTO, STATUS_SERVICE } from './proto';
 import type { StrataMetrics } from '../metrics/metrics';
 import { HEALTH_PROTO, HEALTH_SERVICE, HealthService } from './health';
 import { writePidFile } from './pid-file';
 import { notifyReady, readinessTools } from './readiness';
 import { lockRoot } from './root-lock';
 import { snapshotsService } from './snapshots-service';
-import { STATUS_PROTO, STATUS_SERVICE, statusService } from './status-service';
+import { statusService } from './status-service';
 import { resolveGroupId } from './socket-group';
 
 /** The part of strata's configuration the server needs. */
