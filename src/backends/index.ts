@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { Backend } from '../snapshots/backend';
 import type { MetaStore } from '../store/metastore';
-import { createOverlayBackend } from './overlay';
 import type { Tool } from '../exec/tools';
-import { createThinBackend, thinTools, type ThinConfig } from './thin';
+import type { ThinConfig } from './thin/config';
+import { thinTools } from './thin/tools';
 
 export type BackendName = 'overlay' | 'thin';
 
@@ -13,18 +13,22 @@ export interface BackendSettings {
   thin: ThinConfig;
 }
 
-/** Opens the configured backend over the strata root. */
+/** Opens the configured backend over the strata root; only its modules are loaded, so a server starts without the other's. */
 export async function openBackend(settings: BackendSettings, store: MetaStore, logger: Logger): Promise<Backend> {
   switch (settings.backend) {
-    case 'overlay':
+    case 'overlay': {
+      const { createOverlayBackend } = await import('./overlay');
       return createOverlayBackend({ root: settings.root });
-    case 'thin':
+    }
+    case 'thin': {
+      const { createThinBackend } = await import('./thin');
       return createThinBackend({
         root: settings.root,
         config: settings.thin,
         db: store.backendDatabase('thin'),
         log: (msg, fields) => logger.info(fields ?? {}, msg),
       });
+    }
   }
 }
 

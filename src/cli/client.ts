@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { SnapshotsClient } from '../client/snapshots-client';
-import { DEFAULT_ADDRESS } from '../config/schema';
+import { DEFAULT_ADDRESS } from '../config/defaults';
 import { SnapshotKeys } from './snapshot-keys';
 
 interface ClientFlags {

@@ -8,7 +8,7 @@ import { registerStatus } from './commands/status';
 import { printError, printJson } from './output';
 import { packageVersion } from '../package-root';
 
-/** Each command group lives in one module under commands/ and registers itself here. */
+/** Each command group registers itself from one module under commands/; its action, under actions/, loads when it runs. */
 const COMMANDS = [registerServe, registerSnapshot, registerDiff, registerApply, registerStatus];
 
 function buildProgram(): Command {

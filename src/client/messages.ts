@@ -1,9 +1,9 @@
-import { fromProtoKind } from '../server/snapshot-messages';
+import { fromProtoKind } from '../server/proto-kind';
 import type { Mount, SnapshotInfo, Usage } from '../snapshots/types';
 
 /**
- * Decoding of snapshots-API responses as proto-loader delivers them with the
- * shared loader options: enums as names, 64-bit integers as decimal strings.
+ * Decoding of snapshots-API responses as server/proto.ts delivers them with its
+ * decode options: enums as names, 64-bit integers as decimal strings.
  */
 export interface ProtoTimestamp {
   seconds: string;

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadService, SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE } from '../server/proto';
 import type { Kind, Labels, Mount, SnapshotInfo, Usage } from '../snapshots/types';
-import { toProtoKind } from '../server/snapshot-messages';
+import { toProtoKind } from '../server/proto-kind';
 import { fromProtoInfo, fromProtoMounts, fromProtoUsage, type ProtoInfo, type ProtoMount } from './messages';
 import { toRemoteError } from './remote-error';
 

@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadService } from '../server/proto';
-import { STATUS_PROTO, STATUS_SERVICE } from '../server/status-service';
+import { loadService, STATUS_PROTO, STATUS_SERVICE } from '../server/proto';
 import { grpcTarget } from './snapshots-client';
 import { toRemoteError } from './remote-error';
 
@@ -17,7 +16,7 @@ export interface ServerStatus {
   backendStatus: Record<string, unknown>;
 }
 
-/** strata.v1.StatusResponse as proto-loader decodes it (int64 counts as strings). */
+/** strata.v1.StatusResponse as server/proto.ts decodes it (int64 counts as strings). */
 interface StatusResponse {
   version: string;
   pid: number;

@@ -3,9 +3,6 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { formatIssues, keyPath } from './issues';
 import { strataConfigSchema, type StrataConfig, type StrataConfigInput } from './schema';
 
-/** Where `strata serve` looks for a configuration file when none is named. */
-export const DEFAULT_CONFIG_FILE = '/etc/strata/config.toml';
-
 /** A configuration the daemon cannot start with; the message is one line for the user. */
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -2,8 +2,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { logLevels } from '../log/logger';
 import { thinConfigSchema } from '../backends/thin/config';
-
-export const DEFAULT_ADDRESS = '/run/strata/strata.sock';
+import { DEFAULT_ADDRESS, DEFAULT_ROOT } from './defaults';
 
 /** sun_path holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;
@@ -34,7 +33,7 @@ const diffSchema = z.strictObject({
 
 /** The TOML configuration file; keys are snake_case like containerd's. */
 export const strataConfigSchema = z.strictObject({
-  root: absolutePath.default('/var/lib/strata'),
+  root: absolutePath.default(DEFAULT_ROOT),
   address: socketPath.default(DEFAULT_ADDRESS),
   backend: z.enum(['overlay', 'thin']).default('overlay'),
   log_level: z.enum(logLevels).default('info'),

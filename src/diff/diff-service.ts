@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
-import { headerOf, LEASE_HEADER, NAMESPACE_HEADER, type CallContext } from '../content';
+import { headerOf, LEASE_HEADER, NAMESPACE_HEADER, type CallContext } from '../content/call-context';
 import { unary, type CallObserver } from '../server/handlers';
 import type { Descriptor, Differ } from './differ';
 
@@ -10,7 +10,7 @@ export const DIFF_SERVICE = 'containerd.services.diff.v1.Diff';
 const SERVICE = 'diff';
 
 /**
- * Requests as proto-loader decodes them (defaults filled in, int64 as
+ * Requests as server/proto.ts decodes them (defaults filled in, int64 as
  * strings); payloads (inputs for stream processors such as decryption) are
  * not read: strata applies no media type that needs them.
  */
@@ -51,7 +51,7 @@ function toProto(desc: Descriptor) {
  * it sends them; containerd 1.7 does not for proxy differs, so the
  * configured namespace is the fallback.
  */
-export function diffService(differ: Differ, namespace: string, observe: CallObserver): grpc.UntypedServiceImplementation {
+export function diffService(differ: Pick<Differ, 'apply' | 'diff'>, namespace: string, observe: CallObserver): grpc.UntypedServiceImplementation {
   const contextOf = (call: grpc.ServerUnaryCall<unknown, unknown>): CallContext => ({
     namespace: headerOf(call.metadata, NAMESPACE_HEADER) ?? namespace,
     lease: headerOf(call.metadata, LEASE_HEADER),

@@ -1,28 +1,68 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { Root, Service, type IConversionOptions, type Method, type Type } from 'protobufjs/light';
 import { PACKAGE_ROOT } from '../package-root';
 
 export const PROTO_ROOT = path.join(PACKAGE_ROOT, 'proto');
+/** proto/ as JSON, written by `npm run build` (scripts/build/proto-json.ts): no .proto parser at run time. */
+export const PROTO_JSON_ROOT = path.join(PACKAGE_ROOT, 'dist', 'proto');
 
-/** Loader options shared by server and client so both see the same message shapes. */
-export const LOADER_OPTIONS: protoLoader.Options = {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-  includeDirs: [PROTO_ROOT],
-};
+/**
+ * How messages decode, for server and client alike: int64 and enums as
+ * strings, unset fields as their defaults, a oneof's set field named.
+ */
+const DECODE_OPTIONS: IConversionOptions = { longs: String, enums: String, defaults: true, oneofs: true };
 
-/** Loads one of containerd's services from proto/ by file and fully-qualified name. */
+const loaded = new Map<string, grpc.ServiceClientConstructor>();
+
+/** One of the services in proto/, by file and fully-qualified name; loaded once per process. */
 export function loadService(file: string, serviceName: string): grpc.ServiceClientConstructor {
-  const definition = protoLoader.loadSync(path.join(PROTO_ROOT, file), LOADER_OPTIONS);
-  const loaded = grpc.loadPackageDefinition(definition);
-  const service = serviceName.split('.').reduce<any>((scope, part) => scope?.[part], loaded);
-  if (typeof service !== 'function') throw new Error(`service ${serviceName} not found in ${file}`);
-  return service as grpc.ServiceClientConstructor;
+  let constructor = loaded.get(serviceName);
+  if (constructor === undefined) {
+    const json = JSON.parse(fs.readFileSync(path.join(PROTO_JSON_ROOT, `${file}.json`), 'utf8'));
+    const service = Root.fromJSON(json).lookup(serviceName);
+    if (!(service instanceof Service)) throw new Error(`service ${serviceName} not found in ${file}`);
+    constructor = grpc.makeGenericClientConstructor(serviceDefinition(service, serviceName), serviceName);
+    loaded.set(serviceName, constructor);
+  }
+  return constructor;
+}
+
+function serviceDefinition(service: Service, serviceName: string): grpc.ServiceDefinition {
+  service.resolveAll();
+  return Object.fromEntries(service.methodsArray.map((method) => [method.name, methodDefinition(method, serviceName)]));
+}
+
+function methodDefinition(method: Method, serviceName: string): grpc.MethodDefinition<object, object> {
+  // resolveAll() has resolved both.
+  const request = method.resolvedRequestType!;
+  const response = method.resolvedResponseType!;
+  return {
+    path: `/${serviceName}/${method.name}`,
+    requestStream: method.requestStream === true,
+    responseStream: method.responseStream === true,
+    requestSerialize: serializer(request),
+    requestDeserialize: deserializer(request),
+    responseSerialize: serializer(response),
+    responseDeserialize: deserializer(response),
+  };
+}
+
+function serializer(type: Type): (value: object) => Buffer {
+  return (value) => {
+    if (Array.isArray(value)) throw new Error(`Failed to serialize message: expected object with ${type.name} structure, got array instead`);
+    // protobufjs writes into a Buffer under Node.js.
+    return type.encode(type.fromObject(value)).finish() as Buffer;
+  };
+}
+
+function deserializer(type: Type): (bytes: Buffer) => object {
+  return (bytes) => type.toObject(type.decode(bytes), DECODE_OPTIONS);
 }
 
 export const SNAPSHOTS_PROTO = 'containerd/services/snapshots/v1/snapshots.proto';
 export const SNAPSHOTS_SERVICE = 'containerd.services.snapshots.v1.Snapshots';
+
+export const STATUS_PROTO = 'strata/v1/status.proto';
+export const STATUS_SERVICE = 'strata.v1.Status';

@@ -4,9 +4,10 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { backendTools, openBackend, type BackendSettings } from '../backends';
-import { ThinBackend } from '../backends/thin';
-import { LAYER_TOOLS } from '../changeset';
-import { DIFF_PROTO, DIFF_SERVICE, Differ, diffService } from '../diff';
+import type { ThinBackend } from '../backends/thin';
+import { LAYER_TOOLS } from '../changeset/tools';
+import { DIFF_PROTO, DIFF_SERVICE, diffService } from '../diff/diff-service';
+import { LazyDiffer } from '../diff/lazy-differ';
 import { checkTools, type Tool } from '../exec/tools';
 import { MOUNT_TOOLS } from '../mount';
 import { Snapshotter } from '../snapshots/snapshotter';
@@ -14,14 +15,14 @@ import { MetaStore } from '../store/metastore';
 import { packageVersion } from '../package-root';
 import { logCalls, logReclaims } from './call-log';
 import type { CallObserver } from './handlers';
-import { loadService, SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE } from './proto';
-import { StrataMetrics, serveMetrics } from '../metrics/metrics';
+import { loadService, SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE, STATUS_PROTO, STATUS_SERVICE } from './proto';
+import type { StrataMetrics } from '../metrics/metrics';
 import { HEALTH_PROTO, HEALTH_SERVICE, HealthService } from './health';
 import { writePidFile } from './pid-file';
 import { notifyReady, readinessTools } from './readiness';
 import { lockRoot } from './root-lock';
 import { snapshotsService } from './snapshots-service';
-import { STATUS_PROTO, STATUS_SERVICE, statusService } from './status-service';
+import { statusService } from './status-service';
 import { resolveGroupId } from './socket-group';
 
 /** The part of strata's configuration the server needs. */
@@ -77,15 +78,19 @@ export async function serve(settings: ServeSettings, logger: Logger): Promise<Ru
       onReclaim: logReclaims(logger),
     });
 
-    const metrics = new StrataMetrics(() => snapshotter.countByKind());
-    if (backend instanceof ThinBackend) exportPoolUsage(metrics, backend);
-    const observe = combineObservers(logCalls(logger), metrics.observe);
-    const differ = new Differ({
+    // Before the socket exists: a metrics port clash stops start-up before any client sees it.
+    const metrics =
+      settings.metrics_address === undefined
+        ? undefined
+        : await startMetrics(settings.metrics_address, snapshotter, settings.backend === 'thin' ? (backend as ThinBackend) : undefined);
+    if (metrics !== undefined) cleanups.push(() => metrics.close());
+    const observe = metrics === undefined ? logCalls(logger) : combineObservers(logCalls(logger), metrics.observe);
+    const differ = new LazyDiffer({
       root,
       containerdAddress: settings.diff.containerd_address,
-      onLayerBytes: (direction, bytes) => metrics.layerBytes.inc({ direction }, bytes),
+      onLayerBytes: metrics?.countLayerBytes,
     });
-    cleanups.push(async () => differ.close());
+    cleanups.push(() => differ.close());
     const health = new HealthService([SNAPSHOTS_SERVICE, DIFF_SERVICE, STATUS_SERVICE]);
     // channelz bookkeeping costs every call; strata exposes metrics instead.
     const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
@@ -101,11 +106,6 @@ export async function serve(settings: ServeSettings, logger: Logger): Promise<Ru
         observe,
       ),
     );
-    // Metrics first: a port clash then stops start-up before any client sees the socket.
-    if (settings.metrics_address !== undefined) {
-      const metricsServer = await serveMetrics(settings.metrics_address, metrics.registry);
-      cleanups.push(() => metricsServer.close());
-    }
     await listen(server, address, socketGid);
     cleanups.push(async () => {
       health.shutdown();
@@ -172,6 +172,23 @@ function shutdown(server: grpc.Server): Promise<void> {
       resolve();
     });
   });
+}
+
+/**
+ * Serves Prometheus metrics at `address`. prom-client is loaded here only:
+ * a server without a metrics address neither loads it nor counts every call
+ * for no reader.
+ */
+async function startMetrics(address: string, snapshotter: Snapshotter, thin: ThinBackend | undefined) {
+  const { StrataMetrics, serveMetrics } = await import('../metrics/metrics');
+  const metrics = new StrataMetrics(() => snapshotter.countByKind());
+  if (thin !== undefined) exportPoolUsage(metrics, thin);
+  const server = await serveMetrics(address, metrics.registry);
+  return {
+    observe: metrics.observe,
+    countLayerBytes: (direction: 'applied' | 'produced', bytes: number) => metrics.layerBytes.inc({ direction }, bytes),
+    close: () => server.close(),
+  };
 }
 
 function exportPoolUsage(metrics: StrataMetrics, thin: ThinBackend): void {

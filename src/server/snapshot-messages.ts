@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import type { Kind, Mount, SnapshotInfo, Usage } from '../snapshots/types';
+import type { Mount, SnapshotInfo, Usage } from '../snapshots/types';
+import { KIND_NAMES, toProtoKind } from './proto-kind';
 
 /**
  * Request schemas and message conversions for containerd's snapshots API.
- * Requests arrive decoded by proto-loader with defaults filled in; the schemas
+ * Requests arrive decoded by server/proto.ts with defaults filled in; the schemas
  * guard the shapes the handlers rely on. The `snapshotter` field names the
  * proxy plugin on containerd's side and is ignored here.
  */
@@ -18,7 +19,6 @@ export const commitRequest = z.object({
   labels,
   parent: z.string().default(''),
 });
-const KIND_NAMES = ['UNKNOWN', 'VIEW', 'ACTIVE', 'COMMITTED'] as const;
 export const updateRequest = z.object({
   info: z.object({
     name: z.string(),
@@ -30,18 +30,6 @@ export const updateRequest = z.object({
 });
 export const listRequest = z.object({ filters: z.array(z.string()).default([]) });
 
-type ProtoKind = (typeof KIND_NAMES)[number];
-
-const TO_PROTO_KIND: Record<Kind, ProtoKind> = { view: 'VIEW', active: 'ACTIVE', committed: 'COMMITTED' };
-
-export function toProtoKind(kind: Kind | undefined): ProtoKind {
-  return kind === undefined ? 'UNKNOWN' : TO_PROTO_KIND[kind];
-}
-
-export function fromProtoKind(kind: ProtoKind): Kind | undefined {
-  return kind === 'UNKNOWN' ? undefined : (kind.toLowerCase() as Kind);
-}
-
 const NANOS_PER_SECOND = 1_000_000_000n;
 
 function toTimestamp(nanos: bigint) {
@@ -52,7 +40,7 @@ export function toProtoInfo(info: SnapshotInfo) {
   return {
     name: info.name,
     parent: info.parent,
-    kind: TO_PROTO_KIND[info.kind],
+    kind: toProtoKind(info.kind),
     created_at: toTimestamp(info.createdAt),
     updated_at: toTimestamp(info.updatedAt),
     labels: info.labels,

@@ -4,9 +4,6 @@ import type { Snapshotter } from '../snapshots/snapshotter';
 import { unary, type CallObserver } from './handlers';
 import { emptyRequest } from './snapshot-messages';
 
-export const STATUS_PROTO = 'strata/v1/status.proto';
-export const STATUS_SERVICE = 'strata.v1.Status';
-
 /** strata.v1.Status: what `strata status` shows. */
 export function statusService(
   facts: { version: string; root: string; metricsAddress?: string },

@@ -44,7 +44,8 @@ export async function spawnStrata(
   return { child, stderr: () => stderr, exited };
 }
 
-function accepts(address: string): Promise<boolean> {
+/** Whether a unix socket at `address` accepts a connection now. */
+export function accepts(address: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(address);
     socket.once('connect', () => {
