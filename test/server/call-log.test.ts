@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { SnapshotsClient } from '../../src/client/snapshots-client';
 import { spawnStrata, type StrataProcess } from '../support/strata-process';
 import { codeOf } from '../support/strata-server';
@@ -18,6 +19,7 @@ interface LogRecord {
 }
 
 const WARN = 40;
+const LOG_WAIT_MS = 5000;
 const ERROR = 50;
 
 describe('call and reclaim logs at the default level', () => {
@@ -44,11 +46,22 @@ describe('call and reclaim logs at the default level', () => {
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as LogRecord);
   const failures = () => records().filter((r) => r.msg === 'call failed');
+  /**
+   * The records once `ready` holds of them: the server logs before it
+   * replies, but its stderr reaches this process through a pipe that may
+   * deliver after the reply. Gives up after LOG_WAIT_MS and returns them as they are.
+   */
+  async function recordsOnce(ready: (all: LogRecord[]) => boolean): Promise<LogRecord[]> {
+    const deadline = Date.now() + LOG_WAIT_MS;
+    while (!ready(records()) && Date.now() < deadline) await delay(20);
+    return records();
+  }
 
   it('logs a rejected request at warn with its key and code, and keeps routine NotFound out', async () => {
     await client.prepare('log/active');
     assert.equal(await codeOf(client.stat('log/missing')), 'NotFound');
     assert.equal(await codeOf(client.prepare('log/child', 'log/active')), 'InvalidArgument');
+    await recordsOnce((all) => all.some((r) => r.key === 'log/child'));
     assert.deepEqual(
       failures().map(({ level, service, method, key, code }) => ({ level, service, method, key, code })),
       [{ level: WARN, service: 'snapshots', method: 'Prepare', key: 'log/child', code: 'INVALID_ARGUMENT' }],
@@ -64,6 +77,7 @@ describe('call and reclaim logs at the default level', () => {
     await rm(path.join(snapshots, id), { recursive: true });
     await writeFile(path.join(snapshots, id), 'not a directory');
     assert.equal(await codeOf(client.commit('log/doomed-layer', 'log/doomed')), 'Unknown');
+    await recordsOnce((all) => all.some((r) => r.msg === 'call failed' && r.key === 'log/doomed'));
     const failure = failures().find((r) => r.key === 'log/doomed');
     assert.ok(failure, JSON.stringify(failures()));
     assert.deepEqual(
@@ -76,6 +90,7 @@ describe('call and reclaim logs at the default level', () => {
     await client.prepare('log/gone');
     await client.remove('log/gone');
     await client.cleanup();
+    await recordsOnce((all) => all.some((r) => r.msg === 'cleanup reclaimed storage'));
     const removed = records().find((r) => r.msg === 'snapshot removed' && r.key === 'log/gone');
     assert.ok(removed, strata.stderr());
     assert.equal(removed.level, 30);
