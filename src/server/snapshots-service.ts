@@ -32,8 +32,8 @@ export function snapshotsService(snapshotter: Snapshotter, observe: CallObserver
       return {};
     }, observe),
     Stat: unary(SERVICE, 'Stat', keyRequest, (r) => ({ info: toProtoInfo(snapshotter.stat(r.key)) }), observe),
-    Update: unary(SERVICE, 'Update', updateRequest, (r) => {
-      return { info: toProtoInfo(snapshotter.update(r.info, r.update_mask?.paths ?? [])) };
+    Update: unary(SERVICE, 'Update', updateRequest, async (r) => {
+      return { info: toProtoInfo(await snapshotter.update(r.info, r.update_mask?.paths ?? [])) };
     }, observe),
     List: serverStream(SERVICE, 'List', listRequest, (r) => batches(snapshotter, r.filters), observe),
     Usage: unary(SERVICE, 'Usage', keyRequest, async (r) => toProtoUsage(await snapshotter.usage(r.key)), observe),

@@ -74,7 +74,7 @@ export class Snapshotter {
     validateLabels(labels);
     const precheck = this.checkCommit(name, key, parent);
     const usage = await this.backend.commit(toRef(precheck.active));
-    this.store.transact(() => {
+    await this.store.transact(() => {
       const { active, newParent } = this.checkCommit(name, key, parent);
       const now = nowNanos().toString();
       let parentIds = active.parentIds;
@@ -100,7 +100,7 @@ export class Snapshotter {
   }
 
   async remove(key: string): Promise<void> {
-    const removed = this.store.transact(() => {
+    const removed = await this.store.transact(() => {
       const record = this.mustGet(key);
       if (record.children > 0) {
         throw failedPrecondition(`cannot remove snapshot ${JSON.stringify(key)}: it has ${record.children} child snapshot(s)`);
@@ -132,7 +132,7 @@ export class Snapshotter {
   }
 
   /** Applies containerd's field-mask semantics; an empty mask replaces all labels. */
-  update(info: SnapshotUpdate, paths: string[]): SnapshotInfo {
+  async update(info: SnapshotUpdate, paths: string[]): Promise<SnapshotInfo> {
     validateLabels(info.labels);
     const fieldPaths = paths.length > 0 ? paths : [LABELS_PATH];
     for (const path of fieldPaths) {
@@ -221,7 +221,7 @@ export class Snapshotter {
   /** Writes the metadata and binds the staged storage to it in one transaction, or discards the storage. */
   private async publish(staged: StagedStorage, writeMetadata: () => SnapshotRecord): Promise<SnapshotRecord> {
     try {
-      return this.store.transact(() => {
+      return await this.store.transact(() => {
         const record = writeMetadata();
         this.backend.publish(staged, record.id);
         return record;

@@ -35,35 +35,36 @@ describe('MetaStore', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it('stores records under names with spaces and slashes, as containerd sends them', () => {
+  it('stores records under names with spaces and slashes, as containerd sends them', async () => {
     const name = 'default/12/extract-123 sha256:abc';
-    store.transact(() => store.put(name, record('1', { labels: { a: 'b' } })));
+    await store.transact(() => store.put(name, record('1', { labels: { a: 'b' } })));
     assert.deepEqual(store.get(name), record('1', { labels: { a: 'b' } }));
     assert.equal(store.get('default/12/extract-123'), undefined);
   });
 
   it('allocates increasing ids that survive reopening', async () => {
-    const first = store.transact(() => [store.allocateId(), store.allocateId()]);
+    const first = await store.transact(() => [store.allocateId(), store.allocateId()]);
     assert.deepEqual(first, ['1', '2']);
     await store.close();
     store = MetaStore.open(path.join(dir, 'metadata'));
-    assert.equal(store.transact(() => store.allocateId()), '3');
+    assert.equal(await store.transact(() => store.allocateId()), '3');
   });
 
-  it('rolls a failed transaction back entirely', () => {
-    assert.throws(() =>
+  it('rolls a failed transaction back entirely', async () => {
+    await assert.rejects(
       store.transact(() => {
         store.allocateId();
         store.put('a', record('1'));
         throw new Error('boom');
       }),
-    /boom/);
+      /boom/,
+    );
     assert.equal(store.get('a'), undefined);
-    assert.equal(store.transact(() => store.allocateId()), '1');
+    assert.equal(await store.transact(() => store.allocateId()), '1');
   });
 
-  it('sees its own writes inside a transaction', () => {
-    store.transact(() => {
+  it('sees its own writes inside a transaction', async () => {
+    await store.transact(() => {
       store.put('a', record('1'));
       assert.equal(store.get('a')?.id, '1');
       store.delete('a');
@@ -71,8 +72,8 @@ describe('MetaStore', () => {
     });
   });
 
-  it('lists entries in name order and reports live ids', () => {
-    store.transact(() => {
+  it('lists entries in name order and reports live ids', async () => {
+    await store.transact(() => {
       store.put('b', record('2'));
       store.put('a', record('1'));
       store.put('c', record('7'));
@@ -92,9 +93,9 @@ describe('MetaStore', () => {
     assert.ok(isSnapshotError(err, 'InvalidArgument'), String(err));
   });
 
-  it('commits writes of a backend database with the snapshot transaction', () => {
+  it('commits writes of a backend database with the snapshot transaction', async () => {
     const devices = store.backendDatabase('test');
-    assert.throws(() =>
+    await assert.rejects(
       store.transact(() => {
         devices.putSync('dev-1', { state: 'creating' });
         store.put('a', record('1'));
@@ -102,10 +103,30 @@ describe('MetaStore', () => {
       }),
     );
     assert.equal(devices.get('dev-1'), undefined);
-    store.transact(() => {
+    await store.transact(() => {
       devices.putSync('dev-1', { state: 'created' });
       store.put('a', record('1'));
     });
     assert.deepEqual(devices.get('dev-1'), { state: 'created' });
+  });
+
+  it('commits concurrent transactions together, each rolled back alone when it throws', async () => {
+    // Two calls racing for one name, as two Prepares of the same key: the
+    // second sees the first's write inside the shared batch and refuses.
+    const claim = (name: string, id: string) =>
+      store.transact(() => {
+        store.allocateId();
+        if (store.get(name)) throw new Error(`${name} exists`);
+        store.put(name, record(id));
+        return id;
+      });
+    const outcomes = await Promise.allSettled([claim('a', '1'), claim('a', '2'), claim('b', '3')]);
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message)),
+      ['1', 'a exists', '3'],
+    );
+    assert.equal(store.get('a')?.id, '1');
+    // The failed call's id allocation was rolled back with it.
+    assert.equal(await store.transact(() => store.allocateId()), '3');
   });
 });
