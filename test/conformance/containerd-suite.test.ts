@@ -27,6 +27,8 @@ const SUITE_CASES = 21;
  */
 const VM_START_TIMEOUT = '300s';
 const VM_TIMEOUT_S = 1200;
+/** Room in the guest's RAM-backed /tmp for 21 pools at once. */
+const VM_MEMORY_MIB = 6144;
 
 function serveCommand(backend: string, ...extra: string[]): string {
   return ['exec', 'node', strata, 'serve', '--backend', backend, ...extra, '--root', '{root}', '--address', '{socket}'].join(' ');
@@ -67,6 +69,7 @@ describe("containerd's snapshotter conformance suite through containerd's proxy 
     const config = path.join(repoRoot, 'test', 'conformance', 'thin-suite.toml');
     const { exitCode, output } = await runInVm([runSuite, serveCommand('thin', '--config', config)], {
       timeoutS: VM_TIMEOUT_S,
+      memoryMiB: VM_MEMORY_MIB,
       env: { SNAPSUITE_NAME: 'proxy', SNAPSHOTTER_START_TIMEOUT: VM_START_TIMEOUT },
     });
     assertAllPassed(exitCode, output);

@@ -25,12 +25,21 @@ export async function reload(name: string, table: string): Promise<void> {
 }
 
 /**
- * Removes a device, retrying for a while if it is briefly held open. A
- * deferred removal of a device that stays open succeeds at once: the kernel
- * removes the device when its last user closes it.
+ * How `remove` treats a device that is held open: `retry` for a while (it may
+ * be open only briefly), fail at `once`, or leave it `deferred`: the kernel
+ * removes it when its last user closes it.
  */
-export async function remove(name: string, options: { deferred?: boolean } = {}): Promise<void> {
-  await dmsetup(['remove', '--retry', ...(options.deferred ? ['--deferred'] : []), name]);
+export type RemoveMode = 'retry' | 'once' | 'deferred';
+
+const REMOVE_FLAGS: Record<RemoveMode, string[]> = { retry: ['--retry'], once: [], deferred: ['--deferred'] };
+
+export async function remove(name: string, mode: RemoveMode = 'retry'): Promise<void> {
+  await dmsetup(['remove', ...REMOVE_FLAGS[mode], name]);
+}
+
+/** dmsetup's complaint about a device that is open. */
+export function isBusy(err: unknown): boolean {
+  return err instanceof ToolError && /Device or resource busy/i.test(err.stderr);
 }
 
 /** Keeps a device whose deferred removal is pending; one that is gone, or has no removal pending, is left as it is. */

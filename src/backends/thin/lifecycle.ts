@@ -1,5 +1,6 @@
 import { notFound } from '../../snapshots/errors';
 import type { DeviceRecord, DeviceState, DeviceStore } from './devices';
+import { isBusy } from './dmsetup';
 import { growFilesystem, type FsType } from './filesystem';
 import type { ThinPool } from './pool';
 
@@ -49,25 +50,28 @@ export class DeviceLifecycle {
     }
   }
 
-  /**
-   * Deactivates a device. `deferred` (containerd's Commit): a device still
-   * open is removed by the kernel when its last user closes it, so a snapshot
-   * can be committed while it is mounted.
-   */
-  async deactivate(deviceId: number, options: { deferred?: boolean } = {}): Promise<void> {
-    const deferred = options.deferred === true;
-    await this.transition(deviceId, 'deactivating', 'deactivated', () => this.pool.deactivate(deviceId, { deferred }), {
-      removalPending: deferred || undefined,
-    });
+  /** Deactivates a device, waiting a while for one that is briefly held open. */
+  async deactivate(deviceId: number): Promise<void> {
+    await this.transition(deviceId, 'deactivating', 'deactivated', () => this.pool.deactivate(deviceId));
   }
 
   /**
-   * Writes out what is in flight on an active device (containerd suspends and
-   * resumes before deactivating a committed snapshot's device, issue 4234).
+   * Deactivates a device that may stay open, as containerd's Commit does: a
+   * committed snapshot may still be mounted. An open device is flushed
+   * (suspend and resume write out what is in flight, containerd issue 4234)
+   * and removed by the kernel when its last user closes it. A closed one,
+   * the usual case, is removed at once: nothing is in flight on it.
    */
-  async flush(deviceId: number): Promise<void> {
+  async deactivateWhenClosed(deviceId: number): Promise<void> {
+    try {
+      await this.transition(deviceId, 'deactivating', 'deactivated', () => this.pool.deactivate(deviceId, 'once'));
+      return;
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+    }
     await this.transition(deviceId, 'suspending', 'suspended', () => this.pool.suspend(deviceId));
     await this.transition(deviceId, 'resuming', 'activated', () => this.pool.resume(deviceId));
+    await this.transition(deviceId, 'deactivating', 'deactivated', () => this.pool.deactivate(deviceId, 'deferred'), { removalPending: true });
   }
 
   /** Deactivates a device, discards its blocks if configured, deletes it from the pool and forgets it. */

@@ -153,13 +153,12 @@ export class ThinPool {
   }
 
   /**
-   * Removes the device-mapper device; an inactive one is left as it is.
-   * `deferred`: a device still open (a committed snapshot left mounted) goes
-   * away when its last user closes it.
+   * Removes the device-mapper device; an inactive one is left as it is. How an
+   * open one is treated is `mode`'s (dmsetup.RemoveMode).
    */
-  async deactivate(deviceId: number, options: { deferred?: boolean } = {}): Promise<void> {
+  async deactivate(deviceId: number, mode: dmsetup.RemoveMode = 'retry'): Promise<void> {
     try {
-      await dmsetup.remove(this.deviceName(deviceId), options);
+      await dmsetup.remove(this.deviceName(deviceId), mode);
     } catch (err) {
       if (!dmsetup.isNoSuchDevice(err)) throw err;
     }

@@ -33,7 +33,7 @@ async function settle(lifecycle: DeviceLifecycle, record: DeviceRecord, baseDevi
   const { deviceId, state } = record;
   const inactiveAsRecorded = state === 'deactivated' && !kernel;
   if (deviceId === baseDeviceId) {
-    if (!inactiveAsRecorded) await lifecycle.deactivate(deviceId, { deferred: true });
+    if (!inactiveAsRecorded) await lifecycle.deactivateWhenClosed(deviceId);
     return;
   }
   if (state === 'creating') lifecycle.markFaulty(deviceId, 'interrupted while being created');
@@ -56,8 +56,8 @@ async function settle(lifecycle: DeviceLifecycle, record: DeviceRecord, baseDevi
       return;
     case 'deactivating':
     case 'deactivated':
-      // Deferred: a committed snapshot may still be mounted somewhere.
-      await lifecycle.deactivate(deviceId, { deferred: true });
+      // A committed snapshot may still be mounted somewhere.
+      await lifecycle.deactivateWhenClosed(deviceId);
       return;
   }
 }

@@ -113,10 +113,8 @@ export class ThinBackend implements Backend {
     return this.lock.exclusive(async () => {
       const record = await this.activateIfNeeded(ref.id);
       const usage = await this.measure(record.deviceId);
-      // As containerd's devmapper: the snapshot may still be mounted (the
-      // caller unmounts after Commit), so the device goes when it is closed.
-      await this.lifecycle.flush(record.deviceId);
-      await this.lifecycle.deactivate(record.deviceId, { deferred: true });
+      // The caller may unmount only after Commit, as containerd's suite does.
+      await this.lifecycle.deactivateWhenClosed(record.deviceId);
       return usage;
     });
   }

@@ -85,7 +85,7 @@ describe('thin snapshots as containerd devmapper makes them', { skip: skipReason
     const mounted = await mountUntilReleased(await backend.mounts(active));
     const lifecycle = new DeviceLifecycle(await ThinPool.openExisting(poolName), store, 'ext4', false);
     try {
-      await lifecycle.deactivate(deviceId, { deferred: true });
+      await lifecycle.deactivateWhenClosed(deviceId);
       assert.equal(store.get(deviceId)?.removalPending, true);
       await lifecycle.activate(deviceId);
       assert.equal(store.get(deviceId)?.state, 'activated');
