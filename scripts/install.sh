@@ -46,7 +46,7 @@ stage=$(mktemp -d "$(dirname "$lib")/.strata-new.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 cp -R package.json package-lock.json tsconfig.json README.md src proto "$stage/"
 mkdir "$stage/scripts"
-cp scripts/runtime-packages.ts scripts/strata.service "$stage/scripts/"
+cp -R scripts/build scripts/runtime-packages.ts scripts/strata.service "$stage/scripts/"
 (
   cd "$stage"
   npm ci --no-audit --no-fund --loglevel=error
