@@ -27,8 +27,8 @@ export class MetaStore {
   ) {}
 
   static open(path: string): MetaStore {
-    // Commits are synchronous and durable: a Commit acknowledged to containerd
-    // must survive a power loss, not just a process crash.
+    // Every commit is fsynced before its callers are answered: a Commit
+    // acknowledged to containerd must survive a power loss, not just a crash.
     const env = open({ path, maxDbs: 16, overlappingSync: false, noSync: false });
     return new MetaStore(
       env,
