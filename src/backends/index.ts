@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Backend } from '../snapshots/backend';
 import type { MetaStore } from '../store/metastore';
 import type { Tool } from '../exec/tools';
+import type { ObjectStoreSetting } from './overlay/overlay-backend';
 import type { ThinConfig } from './thin/config';
 import { thinTools } from './thin/tools';
 
@@ -10,6 +11,7 @@ export type BackendName = 'overlay' | 'thin';
 export interface BackendSettings {
   root: string;
   backend: BackendName;
+  overlay: { object_store: ObjectStoreSetting };
   thin: ThinConfig;
 }
 
@@ -18,7 +20,10 @@ export async function openBackend(settings: BackendSettings, store: MetaStore, l
   switch (settings.backend) {
     case 'overlay': {
       const { createOverlayBackend } = await import('./overlay');
-      return createOverlayBackend({ root: settings.root });
+      const backend = await createOverlayBackend({ root: settings.root, objectStore: settings.overlay.object_store, store });
+      const { enabled, reason } = backend.objectMode;
+      logger.info({ object_store: enabled ? 'on' : 'off', configured: settings.overlay.object_store, reason }, 'overlay object store');
+      return backend;
     }
     case 'thin': {
       const { createThinBackend } = await import('./thin');

@@ -22,6 +22,20 @@ export interface ApplyOptions {
    * implies without listing it takes the mode, owner and mtime it has there.
    */
   lowerDirs?: string[];
+  /**
+   * The target is strata's own storage, which overlayfs reads: a layer's
+   * `trusted.overlay.*` / `user.overlay.*` xattrs are stored escaped, as the
+   * kernel stores them when set through a mount, so a layer can never set
+   * overlay's own markers (a redirect into another image's content, say).
+   */
+  escapeOverlayXattrs?: boolean;
+  /**
+   * Object-store mode: regular files' content goes to the object directory
+   * `dir` and the target gets stubs (see objects/object-files.ts). `marker`
+   * is created before the first object is written: it tells Cleanup that
+   * this not yet committed snapshot holds stubs whose objects it must keep.
+   */
+  objects?: { dir: string; marker: string };
   /** Bound on one PAX header or GNU long name (default 1 MiB, as Go's archive/tar). */
   maxMetadataSize?: number;
   /**

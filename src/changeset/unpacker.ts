@@ -14,8 +14,10 @@
  * parent directories are resolved inside the target, following symlinks
  * only while they stay inside it; the last component is never followed.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createStub, ObjectFiles } from '../objects/object-files';
 import type { ApplyOptions } from './applier';
 import { LayerFormatError, UnsafeEntryError } from './errors';
 import type { Xattrs } from './file-info';
@@ -24,7 +26,7 @@ import { mknodAll, type SpecialNode } from './special-files';
 import type { TarHeader } from './tar-header';
 import { DEFAULT_MAX_METADATA, TarReader } from './tar-reader';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './writer';
-import { writeXattrs } from './xattrs';
+import { escapeOverlayXattrs, writeXattrs } from './xattrs';
 
 const MAX_SYMLINKS = 40;
 /** O_EXCL: never write through whatever already sits at the path (a symlink included). */
@@ -52,12 +54,17 @@ export class Unpacker {
   private specials: Array<{ node: SpecialNode; header?: TarHeader }> = [];
 
   private readonly rootSlash: string;
+  private readonly objects?: ObjectFiles;
 
   constructor(
     private readonly root: string,
     private readonly opts: ApplyOptions,
   ) {
     this.rootSlash = root.endsWith('/') ? root : `${root}/`;
+    if (opts.objects) {
+      fs.closeSync(fs.openSync(opts.objects.marker, 'a', 0o600));
+      this.objects = new ObjectFiles(opts.objects.dir);
+    }
   }
 
   /** Applies every entry of the (uncompressed) tar stream; returns the number of entries. */
@@ -185,12 +192,19 @@ export class Unpacker {
           });
       }
     }
-    if (header.xattrs.size > 0) this.xattrs.set(canonical, header.xattrs);
+    if (header.xattrs.size > 0) this.xattrs.set(canonical, this.opts.escapeOverlayXattrs ? escapeOverlayXattrs(header.xattrs) : header.xattrs);
     this.unpacked.add(canonical);
+  }
+
+  /** Needs an explicit chmod: special bits, or bits the umask took from open's mode. */
+  private needsChmod(mode: number): boolean {
+    return (mode & 0o7000) !== 0 || (mode & this.umask) !== 0;
   }
 
   /** Content goes to disk in the pieces it arrived in: nothing is buffered. */
   private file(canonical: string, header: TarHeader, reader: TarReader): void {
+    // Empty files stay as they are: a stub would save nothing.
+    if (this.objects && header.size > 0) return this.stub(canonical, header, reader, this.objects);
     const fd = fs.openSync(this.abs(canonical), CREATE_FILE, header.mode & 0o777);
     try {
       for (let c = reader.readBody(); c; c = reader.readBody()) {
@@ -198,11 +212,34 @@ export class Unpacker {
       }
       // chown before chmod: chown clears setuid/setgid.
       fs.fchownSync(fd, header.uid, header.gid);
-      if ((header.mode & 0o7000) !== 0 || (header.mode & this.umask) !== 0) fs.fchmodSync(fd, header.mode);
+      if (this.needsChmod(header.mode)) fs.fchmodSync(fd, header.mode);
       fs.futimesSync(fd, seconds(header.mtimeNs), seconds(header.mtimeNs));
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  /** Content goes once into the object store, hashed on the way; the layer gets a stub. */
+  private stub(canonical: string, header: TarHeader, reader: TarReader, objects: ObjectFiles): void {
+    const temp = objects.createTemp();
+    const hash = createHash('sha256');
+    try {
+      for (let c = reader.readBody(); c; c = reader.readBody()) {
+        hash.update(c);
+        for (let off = 0; off < c.length;) off += fs.writeSync(temp.fd, c, off, c.length - off);
+      }
+    } catch (err) {
+      fs.closeSync(temp.fd);
+      fs.unlinkSync(temp.path);
+      throw err;
+    }
+    fs.closeSync(temp.fd);
+    const name = objects.keep(temp.path, hash.digest());
+    const mtime = seconds(header.mtimeNs);
+    createStub(this.abs(canonical), name, {
+      size: header.size, mode: header.mode, uid: header.uid, gid: header.gid,
+      atimeSeconds: mtime, mtimeSeconds: mtime, chmod: this.needsChmod(header.mode),
+    });
   }
 
   private symlink(canonical: string, header: TarHeader): void {

@@ -72,6 +72,24 @@ export function writeXattrs(targets: Iterable<[string, Xattrs]>): void {
   }
 }
 
+/** The namespaces overlayfs keeps its own markers in (the second with `userxattr`). */
+const OVERLAY_NAMESPACES = ['trusted.overlay.', 'user.overlay.'];
+
+/**
+ * `xattrs` as overlayfs (Linux 6.7+) stores them when they are set through a
+ * mount: a name in one of its namespaces gets the namespace doubled
+ * (`trusted.overlay.X` -> `trusted.overlay.overlay.X`), which the kernel
+ * shows back as `trusted.overlay.X` and never acts on.
+ */
+export function escapeOverlayXattrs(xattrs: Xattrs): Xattrs {
+  const escaped: Xattrs = new Map();
+  for (const [name, value] of xattrs) {
+    const namespace = OVERLAY_NAMESPACES.find((prefix) => name.startsWith(prefix));
+    escaped.set(namespace === undefined ? name : `${namespace}overlay.${name.slice(namespace.length)}`, value);
+  }
+  return escaped;
+}
+
 /** The binding's errors name neither the file nor the attribute. */
 function bindingError(err: unknown, file: string, name?: string): Error {
   const what = name === undefined ? 'xattrs' : `xattr ${name}`;

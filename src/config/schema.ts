@@ -31,6 +31,15 @@ const diffSchema = z.strictObject({
   namespace: z.string().min(1).default('default'),
 });
 
+const overlaySchema = z.strictObject({
+  /**
+   * Keep each file's content once, in a store all layers share (overlayfs
+   * data-only layers, Linux 6.5+): "auto" where the kernel can, "on" or
+   * refuse to start, "off" never.
+   */
+  object_store: z.enum(['auto', 'on', 'off']).default('auto'),
+});
+
 /** The TOML configuration file; keys are snake_case like containerd's. */
 export const strataConfigSchema = z.strictObject({
   root: absolutePath.default(DEFAULT_ROOT),
@@ -45,6 +54,8 @@ export const strataConfigSchema = z.strictObject({
   /** A file the server writes its pid to while serving (for init scripts without systemd); none when unset. */
   pid_file: absolutePath.optional(),
   diff: diffSchema.prefault({}),
+  /** Read only when backend is "overlay", but checked always. */
+  overlay: overlaySchema.prefault({}),
   /** Read only when backend is "thin", but checked always so a typo never waits for a backend switch. */
   thin: thinConfigSchema.prefault({}),
 });

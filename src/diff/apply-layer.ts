@@ -32,12 +32,15 @@ export async function applyToMounts(layer: AsyncIterable<Buffer>, mounts: Mount[
   const overlay = overlayDirs(mounts);
   const storage = opts.strataRoot === undefined ? undefined : new OverlayLayout(path.resolve(opts.strataRoot)).snapshotsDir;
   const common = { streamDigest: opts.blobDigest, entriesStarted: opts.entriesStarted };
-  if (overlay?.upperDir !== undefined && storage !== undefined && isInside(overlay.upperDir, storage)) {
-    return applyLayer(layer, overlay.upperDir, { ...common, mode: 'overlay-upper', userxattr: overlay.userxattr, lowerDirs: overlay.lowerDirs });
+  const inStorage = (dir: string) => storage !== undefined && isInside(dir, storage);
+  if (overlay?.upperDir !== undefined && inStorage(overlay.upperDir)) {
+    return applyLayer(layer, overlay.upperDir, {
+      ...common, mode: 'overlay-upper', userxattr: overlay.userxattr, lowerDirs: overlay.lowerDirs, escapeOverlayXattrs: true,
+    });
   }
   if (overlay && overlay.upperDir === undefined) throw invalidArgument('cannot apply a layer to a read-only overlay (it has no upperdir)');
   const bind = bindDir(mounts);
   if (bind?.readOnly) throw invalidArgument(`cannot apply a layer to a read-only bind mount of ${bind.source}`);
-  if (bind) return applyLayer(layer, bind.source, { ...common, mode: 'directory' });
+  if (bind) return applyLayer(layer, bind.source, { ...common, mode: 'directory', escapeOverlayXattrs: inStorage(bind.source) });
   return withMounts(mounts, (dir) => applyLayer(layer, dir, { ...common, mode: 'directory' }));
 }

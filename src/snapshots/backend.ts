@@ -16,6 +16,16 @@ export interface StagedStorage {
   readonly backend: string;
 }
 
+/** What Commit made of an active snapshot's storage. */
+export interface CommittedStorage {
+  usage: Usage;
+  /**
+   * Bookkeeping that must commit with the snapshot's metadata (object
+   * reference counts): runs inside that transaction, so it is synchronous.
+   */
+  record?(): void;
+}
+
 /**
  * The one seam between the snapshot model and the storage that holds layers.
  *
@@ -34,9 +44,14 @@ export interface Backend {
   discard(staged: StagedStorage): Promise<void>;
   mounts(ref: SnapshotRef): Promise<Mount[]>;
   /** Seals an active snapshot that is being committed and reports its usage. */
-  commit(ref: SnapshotRef): Promise<Usage>;
+  commit(ref: SnapshotRef): Promise<CommittedStorage>;
   /** Usage of an active snapshot, measured now. */
   usage(ref: SnapshotRef): Promise<Usage>;
+  /**
+   * Runs inside the metadata transaction that removes the snapshot with
+   * storage id `id`, for bookkeeping that must go with it; synchronous.
+   */
+  recordRemoval?(id: string): void;
   /** Reclaims the storage of one removed snapshot right away. */
   remove(id: string): Promise<void>;
   /** Reclaims all storage that belongs to no id in `live`; returns the ids it removed. */

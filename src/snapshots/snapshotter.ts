@@ -73,7 +73,7 @@ export class Snapshotter {
     requireKey(name, 'name');
     validateLabels(labels);
     const precheck = this.checkCommit(name, key, parent);
-    const usage = await this.backend.commit(toRef(precheck.active));
+    const { usage, record } = await this.backend.commit(toRef(precheck.active));
     await this.store.transact(() => {
       const { active, newParent } = this.checkCommit(name, key, parent);
       const now = nowNanos().toString();
@@ -96,6 +96,7 @@ export class Snapshotter {
         size: usage.size,
         inodes: usage.inodes,
       });
+      record?.();
     });
   }
 
@@ -106,6 +107,7 @@ export class Snapshotter {
         throw failedPrecondition(`cannot remove snapshot ${JSON.stringify(key)}: it has ${record.children} child snapshot(s)`);
       }
       this.store.delete(key);
+      this.backend.recordRemoval?.(record.id);
       if (record.parent !== '') {
         const parent = this.store.get(record.parent);
         if (parent) this.store.put(record.parent, { ...parent, children: parent.children - 1 });

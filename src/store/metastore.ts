@@ -38,8 +38,8 @@ export class MetaStore {
   }
 
   /** A database for a backend's own records; writes made during `transact` commit with it. */
-  backendDatabase(name: string): Database {
-    return this.env.openDB({ name: `backend-${name}` });
+  backendDatabase<V = any>(name: string): Database<V, string> {
+    return this.env.openDB<V, string>({ name: `backend-${name}` });
   }
 
   /**

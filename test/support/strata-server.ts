@@ -20,6 +20,13 @@ export interface TestServer {
 /** The backend the shared behaviour suite runs against: overlay on the host, thin inside the VM. */
 export const TEST_BACKEND = (process.env.STRATA_TEST_BACKEND ?? 'overlay') as 'overlay' | 'thin';
 
+/**
+ * The overlay object-store setting test servers use: the default ("auto",
+ * on where the kernel has data-only layers) unless STRATA_TEST_OBJECT_STORE
+ * names another, so the same suites run in both modes.
+ */
+export const TEST_OBJECT_STORE = strataConfigSchema.shape.overlay.parse({ object_store: process.env.STRATA_TEST_OBJECT_STORE });
+
 /** A small loopback pool: sparse files, a base device quick to format under emulation. */
 const TEST_THIN_OPTIONS: ThinConfigInput = { data_size: '2GiB', metadata_size: '64MiB', base_image_size: '64MiB' };
 const TEST_THIN_CONFIG = thinConfigSchema.parse(TEST_THIN_OPTIONS);
@@ -30,7 +37,7 @@ const TEST_THIN_CONFIG = thinConfigSchema.parse(TEST_THIN_OPTIONS);
  * It ends in a table: put it after the file's other top-level keys.
  */
 export function testBackendConfig(): string {
-  return stringify(TEST_BACKEND === 'thin' ? { backend: 'thin', thin: TEST_THIN_OPTIONS } : { backend: 'overlay' });
+  return stringify(TEST_BACKEND === 'thin' ? { backend: 'thin', thin: TEST_THIN_OPTIONS } : { backend: 'overlay', overlay: TEST_OBJECT_STORE });
 }
 
 /** A real strata server in this process, on a unix socket in a fresh temporary root. */
@@ -47,6 +54,7 @@ export async function startTestServer(
       sync_remove: options.syncRemove ?? false,
       metrics_address: options.metricsAddress,
       socket_group: options.socketGroup,
+      overlay: TEST_OBJECT_STORE,
       thin: TEST_THIN_CONFIG,
       diff: strataConfigSchema.shape.diff.parse(undefined),
     },

@@ -1,9 +1,12 @@
-import { chmodSync, lchownSync, lstatSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { readdirIfPresent } from '../../fsutil/readdir';
 import { diskUsage } from '../../fsutil/usage';
-import type { Backend, NewSnapshot, StagedStorage } from '../../snapshots/backend';
+import { MissingObjectError } from '../../objects/layer-seal';
+import type { ObjectStore } from '../../objects/object-store';
+import type { Backend, CommittedStorage, NewSnapshot, StagedStorage } from '../../snapshots/backend';
 import { failedPrecondition, invalidArgument, notFound } from '../../snapshots/errors';
 import type { Mount, SnapshotRef, Usage } from '../../snapshots/types';
 import type { OverlayFeatures } from './features';
@@ -34,11 +37,22 @@ class StagedDir implements StagedStorage {
   publishedAs?: string;
 
   constructor(
+    readonly kind: NewSnapshot['kind'],
     readonly name: string,
     /** Identity of the dir, to recognise it after a rename. */
     readonly dev: number,
     readonly ino: number,
   ) {}
+}
+
+export type ObjectStoreSetting = 'auto' | 'on' | 'off';
+
+/** Whether layers keep their files' content in the object store, and why not. */
+export interface ObjectStoreMode {
+  enabled: boolean;
+  configured: ObjectStoreSetting;
+  /** Why it is off. */
+  reason?: string;
 }
 
 /** What `strata status` shows of an overlay backend. */
@@ -47,6 +61,14 @@ export interface OverlayStatus {
   features: OverlayFeatures;
   /** Removed snapshots whose directories are still being deleted. */
   pendingDeletions: number;
+  objectStore: {
+    mode: 'on' | 'off';
+    configured: ObjectStoreSetting;
+    reason?: string;
+    /** Objects the store records, and the bytes of content they hold. */
+    objects: number;
+    bytes: number;
+  };
 }
 
 export class OverlayBackend implements Backend {
@@ -56,10 +78,18 @@ export class OverlayBackend implements Backend {
   /** Trash dirs being deleted, and the deletions, so cleanup skips them and close waits for them. */
   readonly #removing = new Map<string, Promise<void>>();
 
+  /** Whether any committed layer has stubs: only then can a chain need the store. */
+  readonly #objectLayersExist: boolean;
+
   constructor(
     readonly layout: OverlayLayout,
     readonly features: OverlayFeatures,
-  ) {}
+    /** The store; kept when the mode is off, for layers an earlier start stored there. */
+    readonly objects: ObjectStore,
+    readonly objectMode: ObjectStoreMode,
+  ) {
+    this.#objectLayersExist = objects.index.hasObjectLayers();
+  }
 
   /**
    * Builds the dirs with synchronous calls: a handful of metadata syscalls,
@@ -85,7 +115,7 @@ export class OverlayBackend implements Backend {
       if (owner) lchownSync(fsDir, owner.uid, owner.gid);
       if (snapshot.kind === 'active') mkdirWithMode(path.join(dir, 'work'), WORK_DIR_MODE);
       const identity = statSync(dir);
-      return new StagedDir(name, identity.dev, identity.ino);
+      return new StagedDir(snapshot.kind, name, identity.dev, identity.ino);
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       this.#staged.delete(name);
@@ -103,6 +133,8 @@ export class OverlayBackend implements Backend {
     renameSync(this.layout.entryPath(dir.name), target);
     this.#staged.delete(dir.name);
     dir.publishedAs = id;
+    // Only an active snapshot can become a lower layer.
+    if (this.objectMode.enabled && dir.kind === 'active') this.#linkShort(id);
   }
 
   async discard(staged: StagedStorage): Promise<void> {
@@ -120,13 +152,38 @@ export class OverlayBackend implements Backend {
   }
 
   async mounts(ref: SnapshotRef): Promise<Mount[]> {
-    return overlayMounts(this.layout, this.features, ref);
+    if (!this.objectMode.enabled && this.#objectLayersExist) {
+      const stored = ref.parentIds.find((id) => this.objects.index.isObjectLayer(id));
+      if (stored !== undefined) {
+        throw failedPrecondition(
+          `snapshot ${ref.id} stacks layer ${stored}, stored in the object store, which is off: ${this.objectMode.reason ?? 'not enabled'}`,
+        );
+      }
+    }
+    return overlayMounts(this.layout, this.features, ref, this.objectMode.enabled);
   }
 
-  async commit(ref: SnapshotRef): Promise<Usage> {
+  async commit(ref: SnapshotRef): Promise<CommittedStorage> {
     if (ref.kind !== 'active') throw failedPrecondition(`snapshot ${ref.id} is ${ref.kind}, not active: cannot commit it`);
-    // Nothing to seal: the upper dir becomes a lower dir as it is.
-    return this.usage(ref);
+    // Plain mode: nothing to seal, the upper dir becomes a lower dir as it is.
+    if (!this.objectMode.enabled) return { usage: await this.usage(ref) };
+    let objects: Map<string, number>;
+    try {
+      // Before any file moves to the store: should this Commit fail, Cleanup
+      // must still keep the objects the still active snapshot's stubs use.
+      closeSync(openSync(this.layout.stubMarker(ref.id), 'a', 0o600));
+      objects = await this.objects.sealLayer(this.layout.fsDir(ref.id));
+    } catch (err) {
+      if (err instanceof MissingObjectError) throw failedPrecondition(`cannot commit snapshot ${ref.id}: ${err.message}`);
+      if (isErrno(err, 'ENOENT')) throw notFound(`storage of snapshot ${ref.id} is missing`);
+      throw err;
+    }
+    const usage = await this.usage(ref);
+    return { usage, record: () => this.objects.index.addLayer(ref.id, objects) };
+  }
+
+  recordRemoval(id: string): void {
+    this.objects.index.removeLayer(id);
   }
 
   async usage(ref: SnapshotRef): Promise<Usage> {
@@ -139,10 +196,23 @@ export class OverlayBackend implements Backend {
   }
 
   async remove(id: string): Promise<void> {
+    rmSync(this.layout.shortLink(id), { force: true });
     await this.#reclaim(requireId(id));
   }
 
   async cleanup(live: ReadonlySet<string>): Promise<string[]> {
+    const reclaimed = await this.#cleanupSnapshotDirs(live);
+    for (const link of await readdirIfPresent(this.layout.linksDir)) {
+      if (!live.has(link)) rmSync(path.join(this.layout.linksDir, link), { force: true });
+    }
+    // Layers Apply wrote stubs into that are not committed yet: their
+    // objects have no counts, but their stubs need them.
+    const uncommitted = [...live].filter((id) => existsSync(this.layout.stubMarker(id)) && !this.objects.index.isObjectLayer(id));
+    await this.objects.collectGarbage(uncommitted.map((id) => this.layout.fsDir(id)));
+    return reclaimed;
+  }
+
+  async #cleanupSnapshotDirs(live: ReadonlySet<string>): Promise<string[]> {
     const names = await readdir(this.layout.snapshotsDir);
     const unclaimed = names.filter((name) => !live.has(name) && !this.#staged.has(name) && !this.#removing.has(name));
     // Every dir is renamed away synchronously, before this first awaits, so
@@ -156,7 +226,34 @@ export class OverlayBackend implements Backend {
   }
 
   async status(): Promise<OverlayStatus> {
-    return { snapshotsDir: this.layout.snapshotsDir, features: this.features, pendingDeletions: this.#removing.size };
+    const { enabled, configured, reason } = this.objectMode;
+    return {
+      snapshotsDir: this.layout.snapshotsDir,
+      features: this.features,
+      pendingDeletions: this.#removing.size,
+      objectStore: { mode: enabled ? 'on' : 'off', configured, ...(reason === undefined ? {} : { reason }), ...this.objects.index.totals() },
+    };
+  }
+
+  /** `l/<id>` -> `../snapshots/<id>/fs`; one a crash left under this id is replaced. */
+  #linkShort(id: string): void {
+    const link = this.layout.shortLink(id);
+    const target = path.join('..', path.basename(this.layout.snapshotsDir), id, 'fs');
+    try {
+      symlinkSync(target, link);
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+      rmSync(link, { force: true });
+      symlinkSync(target, link);
+    }
+  }
+
+  /** Gives every layer dir made before object-store mode was on its short link. */
+  async linkExistingLayers(): Promise<void> {
+    const linked = new Set(await readdirIfPresent(this.layout.linksDir));
+    for (const name of await readdir(this.layout.snapshotsDir)) {
+      if (/^[0-9]+$/.test(name) && !linked.has(name)) this.#linkShort(name);
+    }
   }
 
   async close(): Promise<void> {

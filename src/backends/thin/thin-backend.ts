@@ -1,4 +1,4 @@
-import type { Backend, NewSnapshot, StagedStorage } from '../../snapshots/backend';
+import type { Backend, CommittedStorage, NewSnapshot, StagedStorage } from '../../snapshots/backend';
 import { failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../snapshots/errors';
 import { RwLock } from '../../snapshots/rw-lock';
 import type { Labels, Mount, SnapshotRef, Usage } from '../../snapshots/types';
@@ -108,14 +108,14 @@ export class ThinBackend implements Backend {
     return [{ type: this.config.fs_type, source: this.pool.devicePath(record.deviceId), options }];
   }
 
-  async commit(ref: SnapshotRef): Promise<Usage> {
+  async commit(ref: SnapshotRef): Promise<CommittedStorage> {
     if (ref.kind !== 'active') throw failedPrecondition(`snapshot ${ref.id} is a ${ref.kind}: only active snapshots are committed`);
     return this.lock.exclusive(async () => {
       const record = await this.activateIfNeeded(ref.id);
       const usage = await this.measure(record.deviceId);
       // The caller may unmount only after Commit, as containerd's suite does.
       await this.lifecycle.deactivateWhenClosed(record.deviceId);
-      return usage;
+      return { usage };
     });
   }
 

@@ -1,16 +1,25 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { createOverlayBackend } from '../../../src/backends/overlay';
+import { createOverlayBackend, type ObjectStoreSetting, type OverlayBackend } from '../../../src/backends/overlay';
+import { MetaStore } from '../../../src/store/metastore';
 import type { Backend } from '../../../src/snapshots/backend';
 import type { Kind, SnapshotRef } from '../../../src/snapshots/types';
 import { tempRoot } from '../../mount/temp-root';
 
-export async function backendIn(t: TestContext): Promise<{ root: string; backend: Backend }> {
+/** An overlay backend over a fresh root; plain mode unless `objectStore` says otherwise. */
+export async function backendIn(
+  t: TestContext,
+  objectStore: ObjectStoreSetting = 'off',
+): Promise<{ root: string; backend: OverlayBackend; store: MetaStore }> {
   const root = await tempRoot(t);
-  const backend = await createOverlayBackend({ root });
-  t.after(() => backend.close());
-  return { root, backend };
+  const store = MetaStore.open(path.join(root, 'metadata'));
+  const backend = await createOverlayBackend({ root, objectStore, store });
+  t.after(async () => {
+    await backend.close();
+    await store.close();
+  });
+  return { root, backend, store };
 }
 
 export function ref(id: string, kind: Kind, parentIds: string[] = []): SnapshotRef {

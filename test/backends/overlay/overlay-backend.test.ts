@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runMountTool } from '../../../src/mount/command';
 import { createOverlayBackend } from '../../../src/backends/overlay';
+import { MetaStore } from '../../../src/store/metastore';
 import { MOUNT_DATA_LIMIT, mountAll, unmount, withMounts } from '../../../src/mount';
 import type { Backend } from '../../../src/snapshots/backend';
 import { isSnapshotError } from '../../../src/snapshots/errors';
@@ -171,7 +172,12 @@ describe('overlay backend creation', () => {
       }),
     );
     await mountAll([{ type: 'overlay', source: 'overlay', options: [`workdir=${work}`, `upperdir=${upper}`, `lowerdir=${lower}`] }], merged);
-    await assert.rejects(createOverlayBackend({ root: path.join(merged, 'strata') }), (err) => isSnapshotError(err, 'Unavailable'));
+    const store = MetaStore.open(path.join(root, 'metadata'));
+    t.after(() => store.close());
+    await assert.rejects(
+      createOverlayBackend({ root: path.join(merged, 'strata'), objectStore: 'auto', store }),
+      (err) => isSnapshotError(err, 'Unavailable'),
+    );
     assert.deepEqual(await readdir(path.join(merged, 'strata', 'snapshots')), []);
   });
 });

@@ -44,7 +44,7 @@ describe('thin backend on a loopback pool', { skip: skipReason }, () => {
       await writeFile(path.join(dir, 'big.bin'), Buffer.alloc(4 * MiB, 7));
     });
     assert.equal(store.bySnapshot('l1')?.state, 'activated');
-    const usage = await backend.commit(ref('l1', 'active'));
+    const { usage } = await backend.commit(ref('l1', 'active'));
     assert.ok(usage.size >= 4 * MiB, `usage ${usage.size} counts the blocks written`);
     assert.equal(store.bySnapshot('l1')?.state, 'deactivated');
     assert.ok(!existsSync(firstMounts[0].source), 'a committed device is deactivated');

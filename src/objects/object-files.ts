@@ -1,0 +1,144 @@
+/**
+ * The object directory on disk, with synchronous calls only: it is used by
+ * the apply worker (see changeset/unpacker.ts), which writes one entry after
+ * another with blocking system calls, and by Commit's layer scan.
+ *
+ * An object is written once and never changed: content lands in a
+ * temporary file, which is hard-linked under its name when the name is
+ * free and dropped when it is taken (after checking the taken one holds the
+ * same digest). link(2) never replaces, so concurrent writers of the same
+ * content agree on one inode.
+ */
+import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
+import { DIGEST_XATTR, METACOPY_XATTR, objectName, REDIRECT_XATTR, redirectTo } from './names';
+
+/** Under the object directory; never a valid fan-out name (those are two characters). */
+const TEMP_DIR = '.incoming';
+const OBJECT_MODE = 0o400;
+const DIR_MODE = 0o700;
+const CREATE_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
+const NO_VALUE = Buffer.alloc(0);
+
+const errno = (err: unknown) => (err as NodeJS.ErrnoException).code;
+
+/** What a stub shows of the file it stands for. */
+export interface StubMetadata {
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  atimeSeconds: number;
+  mtimeSeconds: number;
+  /** Also set the mode explicitly: it has setuid/setgid/sticky bits or bits the umask would clear. */
+  chmod: boolean;
+}
+
+export class ObjectCollisionError extends Error {}
+
+export class ObjectFiles {
+  readonly tempDir: string;
+
+  constructor(readonly dir: string) {
+    this.tempDir = path.join(dir, TEMP_DIR);
+  }
+
+  objectPath(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  /** A new, empty temporary file for content; the caller writes it and hands it to `keep`. */
+  createTemp(): { path: string; fd: number } {
+    const file = path.join(this.tempDir, randomBytes(12).toString('hex'));
+    try {
+      return { path: file, fd: fs.openSync(file, CREATE_NEW, OBJECT_MODE) };
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+      fs.mkdirSync(this.tempDir, { recursive: true, mode: DIR_MODE });
+      return { path: file, fd: fs.openSync(file, CREATE_NEW, OBJECT_MODE) };
+    }
+  }
+
+  /** Makes the written temporary file the object for `sha256` (or drops it for the one already there); returns its name. */
+  keep(tempPath: string, sha256: Buffer): string {
+    try {
+      const name = objectName(sha256);
+      if (!this.linkIfAbsent(tempPath, name, sha256)) this.verify(name, sha256);
+      return name;
+    } finally {
+      fs.unlinkSync(tempPath);
+    }
+  }
+
+  /**
+   * Takes an existing file's inode as the object for `sha256` when there is
+   * none yet (no data copied); returns the name and whether the inode became
+   * the object. The caller replaces the file with a stub, then calls `seal`.
+   */
+  adopt(file: string, sha256: Buffer): { name: string; adopted: boolean } {
+    const name = objectName(sha256);
+    if (this.exists(name)) {
+      this.verify(name, sha256);
+      return { name, adopted: false };
+    }
+    const adopted = this.linkIfAbsent(file, name, sha256);
+    if (!adopted) this.verify(name, sha256);
+    return { name, adopted };
+  }
+
+  /** An adopted inode, no longer reachable from its layer, loses the layer's owner and mode. */
+  seal(name: string): void {
+    const file = this.objectPath(name);
+    fs.lchownSync(file, 0, 0);
+    fs.chmodSync(file, OBJECT_MODE);
+  }
+
+  exists(name: string): boolean {
+    return fs.lstatSync(this.objectPath(name), { throwIfNoEntry: false }) !== undefined;
+  }
+
+  /** Links `source` as object `name`; false when the name is taken. */
+  private linkIfAbsent(source: string, name: string, sha256: Buffer): boolean {
+    const target = this.objectPath(name);
+    setAttributeSync(source, DIGEST_XATTR, sha256);
+    for (;;) {
+      try {
+        fs.linkSync(source, target);
+        return true;
+      } catch (err) {
+        if (errno(err) === 'EEXIST') return false;
+        if (errno(err) !== 'ENOENT') throw err;
+        fs.mkdirSync(path.dirname(target), { recursive: true, mode: DIR_MODE });
+      }
+    }
+  }
+
+  private verify(name: string, sha256: Buffer): void {
+    const stored = getAttributeSync(this.objectPath(name), DIGEST_XATTR);
+    if (stored === null || !sha256.equals(stored)) {
+      throw new ObjectCollisionError(`object ${name} holds content with another digest than sha256:${sha256.toString('hex')}`);
+    }
+  }
+}
+
+/**
+ * Creates, at `file` (which must not exist), a stub for object `name`: a
+ * file with the metadata and size of the content but no data blocks, which
+ * overlayfs (metacopy=on) reads from the object through its redirect.
+ */
+export function createStub(file: string, name: string, meta: StubMetadata): void {
+  const fd = fs.openSync(file, CREATE_NEW, meta.mode & 0o777);
+  try {
+    fs.ftruncateSync(fd, meta.size);
+    // chown before chmod: chown clears setuid/setgid.
+    fs.fchownSync(fd, meta.uid, meta.gid);
+    if (meta.chmod) fs.fchmodSync(fd, meta.mode);
+    setAttributeSync(file, METACOPY_XATTR, NO_VALUE);
+    setAttributeSync(file, REDIRECT_XATTR, redirectTo(name));
+    fs.futimesSync(fd, meta.atimeSeconds, meta.mtimeSeconds);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
