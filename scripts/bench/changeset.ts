@@ -177,7 +177,7 @@ async function benchDiff(ctd: Containerd, diffId: string, image: { manifest: str
     const full: number[] = [];
     const theirs: number[] = [];
     for (let i = 0; i < runs; i++) {
-      fast.push(await timed(() => discard(overlayUpperChanges(upper, [ROOTFS]))));
+      fast.push(await timed(async () => discard((await overlayUpperChanges(upper, [ROOTFS]))!)));
       full.push(await timed(() => discard(compareTrees(ROOTFS, merged))));
       theirs.push(await timed(() => ctd.ctrOk(['snapshots', '--snapshotter', SNAPSHOTTER, 'diff', '--media-type', OCI.layer.tar, 'bench-active'], { timeoutMs: 300_000 })));
     }

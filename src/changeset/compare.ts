@@ -46,7 +46,7 @@ export async function sameFile(a: FileInfo, b: FileInfo): Promise<boolean> {
   if (a.type === 'directory') return a.mtimeNs === b.mtimeNs;
   if (a.size !== b.size || a.mtimeNs / NS !== b.mtimeNs / NS) return false;
   if (a.mtimeNs % NS === 0n && b.mtimeNs % NS === 0n) {
-    return a.type !== 'file' || a.size === 0 || sameContent(a.sourcePath, b.sourcePath);
+    return a.type !== 'file' || a.size === 0 || sameContent(a.contentPath, b.contentPath);
   }
   return a.mtimeNs === b.mtimeNs;
 }

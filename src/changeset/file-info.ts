@@ -23,8 +23,14 @@ export interface FileInfo {
   inode: string;
   nlink: number;
   xattrs: Xattrs;
-  /** Absolute path to read content, link target and xattrs from. */
+  /** Absolute path to read the link target and xattrs from. */
   sourcePath: string;
+  /**
+   * Absolute path to read a regular file's bytes from: sourcePath, except
+   * for a metadata-only file whose data lives in another file (an overlay
+   * object store's stub).
+   */
+  contentPath: string;
 }
 
 const S_IFMT = 0o170000;
@@ -69,6 +75,7 @@ export async function statInfo(sourcePath: string, st?: BigIntStats, xattrs?: Xa
     nlink: Number(s.nlink),
     xattrs: xattrs ?? new Map(),
     sourcePath,
+    contentPath: sourcePath,
   };
 }
 

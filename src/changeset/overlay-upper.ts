@@ -7,22 +7,38 @@
  * tell additions from modifications and to drop whiteouts of paths no
  * lower layer has; those probes run ahead of the walk, many at a time,
  * since on a cold cache each one waits for the disk.
+ *
+ * Over an object store (data-only lower layers) a regular file may be a
+ * stub: its metadata, with an absolute redirect to the object holding its
+ * bytes; it is written whole, its bytes read from the object. Other
+ * metacopy files (a chmod copied up the metadata only) and redirects (a
+ * rename) leave the content in the lower layers under other names, which
+ * the upper dir cannot tell: then there is no fast path, and that is known
+ * before the first change is reported (the xattrs are read first).
  */
 import { promises as fsp, type BigIntStats } from 'node:fs';
 import path from 'node:path';
-import { unimplemented } from '../snapshots/errors';
+import { failedPrecondition } from '../snapshots/errors';
 import { withParents, type Change } from './change';
-import { statInfo, walkTree, type WalkedPath } from './file-info';
+import { statInfo, walkTree, type WalkedPath, type Xattrs } from './file-info';
 import { Lookahead } from './lookahead';
 import { readTreeXattrs, type TreeXattrs } from './xattrs';
 
 export interface OverlayOptions {
   /** The overlay was mounted with `userxattr`: its xattrs are user.overlay.* instead of trusted.overlay.*. */
   userxattr?: boolean;
+  /** The overlay's data-only layers, in lookup order: where stubs' objects are. */
+  dataDirs?: string[];
 }
 
 export function isWhiteout(st: BigIntStats): boolean {
   return st.isCharacterDevice() && st.rdev === 0n;
+}
+
+/** A path lookup failed because the path is not there. */
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 /**
@@ -37,35 +53,119 @@ async function lowerStat(lowerDirs: string[], rel: string): Promise<BigIntStats 
       const st = await fsp.lstat(path.join(dir, rel), { bigint: true });
       return isWhiteout(st) ? undefined : st;
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+      if (!isMissing(err)) throw err;
     }
   }
   return undefined;
 }
 
-/** How many upper entries are looked up in the lower layers ahead of the one being reported. */
+/** How many lookups (upper entries in the lower layers, stubs' objects in the store) run ahead of the one being used. */
 const LOOKAHEAD = 32;
+
+/** An upper dir's xattrs, by meaning. */
+interface UpperXattrs {
+  /** The files' own xattrs, as the merged view shows them. */
+  own: TreeXattrs;
+  /** The overlay's bookkeeping: opaque, origin, impure, ... */
+  markers: TreeXattrs;
+  /** The object holding each stub's bytes, by the stub's path. */
+  objects: Map<string, string>;
+}
+
+/**
+ * Splits one file's xattrs into its own and the overlay's. A file's own
+ * `<prefix>X` is stored escaped as `<prefix>overlay.X` in a layer (by
+ * Linux 6.7+ and by strata's applier) and shown unescaped through a mount.
+ */
+function splitXattrs(all: Xattrs, prefix: string): { own: Xattrs; markers: Xattrs } {
+  const escaped = `${prefix}overlay.`;
+  const own: Xattrs = new Map();
+  const markers: Xattrs = new Map();
+  for (const [name, value] of all) {
+    if (name.startsWith(escaped)) own.set(prefix + name.slice(escaped.length), value);
+    else if (name.startsWith(prefix)) markers.set(name, value);
+    else own.set(name, value);
+  }
+  return { own, markers };
+}
+
+function isInside(file: string, dir: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel !== '' && rel !== '..' && !rel.startsWith('../') && !path.isAbsolute(rel);
+}
+
+/**
+ * The object a stub's absolute redirect names, in the first data-only
+ * layer (real paths) that has it; undefined when none has. A redirect
+ * that would lead out of the store is refused, not followed.
+ */
+async function stubObject(stub: string, redirect: string, dataDirs: string[]): Promise<string | undefined> {
+  if (redirect.split('/').includes('..')) throw failedPrecondition(`${stub}: overlay redirect ${JSON.stringify(redirect)} contains '..'`);
+  for (const dir of dataDirs) {
+    let object: string;
+    try {
+      object = await fsp.realpath(path.join(dir, redirect));
+    } catch (err) {
+      if (isMissing(err)) continue;
+      throw err;
+    }
+    if (!isInside(object, dir)) throw failedPrecondition(`${stub}: overlay redirect ${JSON.stringify(redirect)} leads out of ${dir}`);
+    return object;
+  }
+  return undefined;
+}
+
+async function* inOrder<T>(items: T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+/**
+ * The upper dir's xattrs with its stubs resolved, or undefined when it
+ * holds a metacopy file that is no stub of `dataDirs` or a redirect.
+ */
+async function readUpperXattrs(upperDir: string, prefix: string, dataDirs: string[]): Promise<UpperXattrs | undefined> {
+  const own: TreeXattrs = new Map();
+  const markers: TreeXattrs = new Map();
+  const stubs: Array<[string, string]> = [];
+  for (const [file, all] of await readTreeXattrs(upperDir)) {
+    const split = splitXattrs(all, prefix);
+    own.set(file, split.own);
+    markers.set(file, split.markers);
+    const redirect = split.markers.get(`${prefix}redirect`)?.toString();
+    if (split.markers.has(`${prefix}metacopy`)) {
+      if (!redirect?.startsWith('/') || dataDirs.length === 0) return undefined;
+      stubs.push([file, redirect]);
+    } else if (redirect !== undefined) {
+      return undefined;
+    }
+  }
+  const objects = new Map<string, string>();
+  const realDataDirs = await Promise.all(dataDirs.map((dir) => fsp.realpath(dir)));
+  const resolved = new Lookahead(inOrder(stubs), async ([stub, redirect]) => [stub, await stubObject(stub, redirect, realDataDirs)] as const, LOOKAHEAD);
+  for await (const [stub, object] of resolved) {
+    // An absolute redirect into the regular layers: a metacopy file moved to another directory.
+    if (object === undefined) return undefined;
+    objects.set(stub, object);
+  }
+  return { own, markers, objects };
+}
 
 interface UpperEntry extends WalkedPath {
   lower?: BigIntStats;
 }
 
-async function* rawChanges(
-  entries: AsyncIterable<UpperEntry>, xattrs: TreeXattrs, overlayXattrs: TreeXattrs, prefix: string,
-): AsyncGenerator<Change> {
+async function* rawChanges(entries: AsyncIterable<UpperEntry>, xattrs: UpperXattrs, prefix: string): AsyncGenerator<Change> {
   for await (const entry of entries) {
     const { lower } = entry;
     if (isWhiteout(entry.stat)) {
       if (lower) yield { kind: 'delete', path: entry.path };
       continue;
     }
-    const markers = overlayXattrs.get(entry.abs);
-    if (markers?.has(`${prefix}redirect`) || markers?.has(`${prefix}metacopy`)) {
-      throw unimplemented(`${entry.path}: overlay redirect_dir/metacopy upper directories are not supported by the fast path`);
-    }
-    const own = xattrs.get(entry.abs) ?? new Map<string, Buffer>();
-    const info = await statInfo(entry.abs, entry.stat, own);
+    const markers = xattrs.markers.get(entry.abs);
+    const own = xattrs.own.get(entry.abs) ?? new Map<string, Buffer>();
+    const stat = await statInfo(entry.abs, entry.stat, own);
+    const object = xattrs.objects.get(entry.abs);
+    const info = object === undefined ? stat : { ...stat, contentPath: object };
     const opaque = info.type === 'directory' && markers?.get(`${prefix}opaque`)?.toString() === 'y' && lower?.isDirectory() === true;
     if (info.type === 'directory' && lower?.isDirectory() && !opaque && own.size === 0 &&
         Number(lower.mode) === Number(entry.stat.mode) && lower.uid === entry.stat.uid && lower.gid === entry.stat.gid &&
@@ -78,21 +178,23 @@ async function* rawChanges(
   }
 }
 
-/** Changes recorded in an overlay upper directory over `lowerDirs` (top layer first), in containerd's path order. */
-export async function* overlayUpperChanges(upperDir: string, lowerDirs: string[], opts: OverlayOptions = {}): AsyncGenerator<Change> {
-  const prefix = opts.userxattr ? 'user.overlay.' : 'trusted.overlay.';
-  // The walk and its lower-layer lookups start now, while the xattrs are read.
+async function* upperChanges(upperDir: string, lowerDirs: string[], xattrs: UpperXattrs, prefix: string): AsyncGenerator<Change> {
   const entries = new Lookahead(walkTree(upperDir), async (entry): Promise<UpperEntry> => ({ ...entry, lower: await lowerStat(lowerDirs, entry.path) }), LOOKAHEAD);
   try {
-    // Split the kernel's own xattrs (opaque, origin, impure, ...) from the files' own.
-    const own: TreeXattrs = new Map();
-    const overlay: TreeXattrs = new Map();
-    for (const [file, all] of await readTreeXattrs(upperDir)) {
-      own.set(file, new Map([...all].filter(([name]) => !name.startsWith(prefix))));
-      overlay.set(file, new Map([...all].filter(([name]) => name.startsWith(prefix))));
-    }
-    yield* withParents(rawChanges(entries, own, overlay, prefix), upperDir, own);
+    yield* withParents(rawChanges(entries, xattrs, prefix), upperDir, xattrs.own);
   } finally {
     await entries.return();
   }
+}
+
+/**
+ * Changes recorded in an overlay upper directory over `lowerDirs` (top
+ * layer first), in containerd's path order; undefined when the upper
+ * directory alone cannot tell them (see above), and the merged trees
+ * have to be compared instead.
+ */
+export async function overlayUpperChanges(upperDir: string, lowerDirs: string[], opts: OverlayOptions = {}): Promise<AsyncGenerator<Change> | undefined> {
+  const prefix = opts.userxattr ? 'user.overlay.' : 'trusted.overlay.';
+  const xattrs = await readUpperXattrs(upperDir, prefix, opts.dataDirs ?? []);
+  return xattrs && upperChanges(upperDir, lowerDirs, xattrs, prefix);
 }

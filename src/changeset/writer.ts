@@ -58,7 +58,7 @@ function readsAhead(change: Change): boolean {
 
 /** The first bytes of a file, and one more if it grew since it was listed (so that fileContent can tell). */
 async function readHead(info: FileInfo): Promise<Buffer> {
-  const file = await fsp.open(info.sourcePath, 'r');
+  const file = await fsp.open(info.contentPath, 'r');
   try {
     const head = Buffer.allocUnsafe(Math.min(info.size + 1, HEAD_BYTES));
     let got = 0;
@@ -79,7 +79,7 @@ async function* contentChunks(info: FileInfo, head?: Buffer): AsyncGenerator<Buf
     yield head;
     if (head.length < HEAD_BYTES) return;
   }
-  yield* createReadStream(info.sourcePath, { start: head?.length ?? 0, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
+  yield* createReadStream(info.contentPath, { start: head?.length ?? 0, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
 }
 
 async function* fileContent(info: FileInfo, name: string, head?: Buffer): AsyncGenerator<Buffer> {

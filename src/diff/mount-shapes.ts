@@ -9,8 +9,14 @@ import type { Mount } from '../snapshots/types';
 export interface OverlayDirs {
   /** Absent for a read-only overlay (a view). */
   upperDir?: string;
-  /** Top layer first, as in `lowerdir=`. */
+  /** The layers the merged tree shows, top first, as in `lowerdir=`. */
   lowerDirs: string[];
+  /**
+   * Data-only layers (`lowerdir=…::data1::data2`), in lookup order: their
+   * files are never shown, only read as the content of metacopy files
+   * that redirect to them (an object store).
+   */
+  dataDirs: string[];
   /** The overlay keeps its markers in user.overlay.* xattrs. */
   userxattr: boolean;
 }
@@ -36,15 +42,19 @@ export function overlayDirs(mounts: Mount[]): OverlayDirs | undefined {
   const lower = value('lowerdir');
   if (lower === undefined) return undefined;
   const upperDir = value('upperdir');
-  const lowerDirs = lower.split(':');
-  if (![...lowerDirs, upperDir ?? '/'].every((dir) => path.isAbsolute(dir))) return undefined;
-  return { upperDir, lowerDirs, userxattr: mounts[0].options.includes('userxattr') };
+  const [regular, ...dataDirs] = lower.split('::');
+  const lowerDirs = regular.split(':');
+  // The kernel takes no single ':' right of a '::': data-only layers are the bottom ones.
+  if (dataDirs.some((dir) => dir.includes(':'))) return undefined;
+  if (![...lowerDirs, ...dataDirs, upperDir ?? '/'].every((dir) => path.isAbsolute(dir))) return undefined;
+  return { upperDir, lowerDirs, dataDirs, userxattr: mounts[0].options.includes('userxattr') };
 }
 
 /**
  * The directories a read-only view of `mounts` stacks, top first, when it is
  * one bind mount or one overlay without an upper dir; [] for no mounts (an
- * empty tree). Undefined when the mounts are anything else.
+ * empty tree). Undefined when the mounts are anything else. An overlay's
+ * data-only layers are not among them (see overlayDirs): they add no path.
  */
 export function readOnlyLayers(mounts: Mount[]): string[] | undefined {
   if (mounts.length === 0) return [];
@@ -58,6 +68,8 @@ export function readOnlyLayers(mounts: Mount[]): string[] | undefined {
  * `mounts` made read-only for reading, as containerd's read-only temp
  * mounts: an overlay's upper dir becomes its top lower dir (so the same
  * upper dir is never mounted twice with a work dir), everything else gets `ro`.
+ * An overlay keeps its data-only layers and metacopy/redirect_dir options:
+ * the former upper's metacopy files and redirects need them to be read.
  */
 export function readOnly(mounts: Mount[]): Mount[] {
   return mounts.map((mount) => {

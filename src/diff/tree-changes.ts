@@ -1,7 +1,7 @@
 import { mkdtemp, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { compareTrees, overlayUpperChanges, type Change } from '../changeset';
+import { compareTrees, overlayUpperChanges, type Change, type OverlayOptions } from '../changeset';
 import { withMounts } from '../mount';
 import type { Mount } from '../snapshots/types';
 import { bindDir, overlayDirs, readOnly, readOnlyLayers } from './mount-shapes';
@@ -10,9 +10,10 @@ import { bindDir, overlayDirs, readOnly, readOnlyLayers } from './mount-shapes';
  * When `right` is an overlay stacked exactly on the layers `left` shows,
  * the change is what its top directory holds: its upper dir (an active
  * snapshot) or its top lower dir (a view of a committed one). Then only
- * that directory is read.
+ * that directory is read, unless it turns out not to tell the change
+ * alone (see overlayUpperChanges).
  */
-function overlayFastPath(left: Mount[], right: Mount[]): { upper: string; lowers: string[]; userxattr: boolean } | undefined {
+function overlayFastPath(left: Mount[], right: Mount[]): { upper: string; lowers: string[]; options: OverlayOptions } | undefined {
   const overlay = overlayDirs(right);
   const base = readOnlyLayers(left);
   if (!overlay || !base) return undefined;
@@ -20,7 +21,7 @@ function overlayFastPath(left: Mount[], right: Mount[]): { upper: string; lowers
     ? [overlay.upperDir, overlay.lowerDirs]
     : [overlay.lowerDirs[0], overlay.lowerDirs.slice(1)];
   const same = lowers.length === base.length && lowers.every((dir, i) => path.resolve(dir) === path.resolve(base[i]));
-  return same ? { upper, lowers, userxattr: overlay.userxattr } : undefined;
+  return same ? { upper, lowers, options: { userxattr: overlay.userxattr, dataDirs: overlay.dataDirs } } : undefined;
 }
 
 /** Runs `use` on a read-only directory showing `mounts`: a bind source as it is, an empty directory for none. */
@@ -43,6 +44,7 @@ async function withReadOnlyTree<T>(mounts: Mount[], use: (dir: string) => Promis
  */
 export async function withChanges<T>(left: Mount[], right: Mount[], use: (changes: AsyncIterable<Change>) => Promise<T>): Promise<T> {
   const fast = overlayFastPath(left, right);
-  if (fast) return use(overlayUpperChanges(fast.upper, fast.lowers, { userxattr: fast.userxattr }));
+  const changes = fast && (await overlayUpperChanges(fast.upper, fast.lowers, fast.options));
+  if (changes) return use(changes);
   return withReadOnlyTree(left, (lower) => withReadOnlyTree(right, (upper) => use(compareTrees(lower, upper))));
 }

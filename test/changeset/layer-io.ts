@@ -1,5 +1,8 @@
 /** Helpers to turn layers into buffers and entry lists in tests. */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { Change } from '../../src/changeset/change';
+import { overlayUpperChanges } from '../../src/changeset/overlay-upper';
 import { writeLayer, type WriteLayerOptions } from '../../src/changeset/writer';
 import { TarReader } from '../../src/changeset/tar-reader';
 import type { TarHeader } from '../../src/changeset/tar-header';
@@ -14,15 +17,22 @@ export async function layerBytes(changes: AsyncIterable<Change>, opts: WriteLaye
   return collect(writeLayer(changes, opts));
 }
 
-export type ListedEntry = Omit<TarHeader, 'xattrs' | 'mtimeNs'> & { mtimeSec: number; xattrs: Record<string, string> };
+/** `content`: the sha256 of the entry's body, for entries that have one. */
+export type ListedEntry = Omit<TarHeader, 'xattrs' | 'mtimeNs'> & { mtimeSec: number; xattrs: Record<string, string>; content?: string };
 
-/** The entries of an uncompressed tar, headers only. */
+/** The entries of an uncompressed tar. */
 export function listEntries(tar: Buffer): ListedEntry[] {
   const reader = new TarReader([tar]);
   const out: ListedEntry[] = [];
   for (let h = reader.next(); h; h = reader.next()) {
     const { xattrs, mtimeNs, ...rest } = h;
-    out.push({ ...rest, mtimeSec: Number(mtimeNs / 1_000_000_000n), xattrs: Object.fromEntries([...xattrs].map(([k, v]) => [k, v.toString('hex')])) });
+    const entry: ListedEntry = { ...rest, mtimeSec: Number(mtimeNs / 1_000_000_000n), xattrs: Object.fromEntries([...xattrs].map(([k, v]) => [k, v.toString('hex')])) };
+    if (h.size > 0) {
+      const hash = createHash('sha256');
+      for (let chunk = reader.readBody(); chunk; chunk = reader.readBody()) hash.update(chunk);
+      entry.content = hash.digest('hex');
+    }
+    out.push(entry);
   }
   return out;
 }
@@ -31,4 +41,11 @@ export async function collectChanges(changes: AsyncIterable<Change>): Promise<Ar
   const out: Array<[string, string]> = [];
   for await (const c of changes) out.push([c.kind, c.path]);
   return out;
+}
+
+/** The fast path's changes, which must be there. */
+export async function upperChanges(...args: Parameters<typeof overlayUpperChanges>): Promise<AsyncIterable<Change>> {
+  const changes = await overlayUpperChanges(...args);
+  assert.ok(changes, 'the upper dir alone tells the changes');
+  return changes;
 }

@@ -6,9 +6,8 @@ import { Readable } from 'node:stream';
 import { applyLayer } from '../../src/changeset/applier';
 import { encodeHeader, padding } from '../../src/changeset/tar-header';
 import { compareTrees } from '../../src/changeset/compare';
-import { overlayUpperChanges } from '../../src/changeset/overlay-upper';
 import { describeTree, makeRichTree, sh, tempDir } from './fixtures';
-import { layerBytes, listEntries } from './layer-io';
+import { layerBytes, listEntries, upperChanges } from './layer-io';
 
 interface Overlay { lower: string; upper: string; work: string; merged: string }
 
@@ -38,7 +37,7 @@ test('the upper-dir fast path writes the same entries as the full compare', asyn
 
   const full = listEntries(await layerBytes(compareTrees(o.lower, o.merged)));
   o.unmount();
-  const fast = listEntries(await layerBytes(overlayUpperChanges(o.upper, [o.lower])));
+  const fast = listEntries(await layerBytes(await upperChanges(o.upper, [o.lower])));
   assert.deepEqual(fast, full);
   assert.ok(fast.some((e) => e.name === 'usr/bin/.wh.suid'));
   assert.ok(fast.some((e) => e.name === '.wh.a'));
@@ -54,7 +53,7 @@ test('an opaque directory becomes .wh..wh..opq and both apply modes reproduce th
   const merged = await describeTree(o.merged, { links: false });
   o.unmount();
 
-  const tar = await layerBytes(overlayUpperChanges(o.upper, [o.lower]));
+  const tar = await layerBytes(await upperChanges(o.upper, [o.lower]));
   const names = (listEntries(tar)).map((e) => e.name);
   // A whiteout sits where the deleted path sorts, as in containerd.
   assert.deepEqual(names, ['etc/', 'etc/.wh..wh..opq', 'etc/only', '.wh.fifo']);
@@ -94,7 +93,7 @@ test('with userxattr, user.overlay.opaque is read as the opaque marker and writt
   o.unmount();
   assert.equal((await describeTree(o.upper))['etc'].xattrs['user.overlay.opaque'], Buffer.from('y').toString('hex'));
 
-  const tar = await layerBytes(overlayUpperChanges(o.upper, [o.lower], { userxattr: true }));
+  const tar = await layerBytes(await upperChanges(o.upper, [o.lower], { userxattr: true }));
   const entries = listEntries(tar);
   assert.deepEqual(entries.map((e) => e.name), ['etc/', 'etc/.wh..wh..opq', 'etc/only']);
   assert.ok(entries.every((e) => !Object.keys(e.xattrs).some((k) => k.startsWith('user.overlay.'))), 'overlay bookkeeping stays out of the layer');
@@ -126,7 +125,7 @@ test('whiteouts of paths no lower layer has are dropped; a multi-layer lower cha
   fs.writeFileSync(path.join(o.merged, 'temp'), '');
   fs.rmSync(path.join(o.merged, 'temp'));
   o.unmount();
-  const entries = listEntries(await layerBytes(overlayUpperChanges(o.upper, [l2, l1])));
+  const entries = listEntries(await layerBytes(await upperChanges(o.upper, [l2, l1])));
   assert.deepEqual(entries.map((e) => e.name), ['.wh.bottom']);
 });
 
