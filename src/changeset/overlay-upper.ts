@@ -193,7 +193,10 @@ async function* upperChanges(upperDir: string, lowerDirs: string[], xattrs: Uppe
  * directory alone cannot tell them (see above), and the merged trees
  * have to be compared instead.
  */
-export async function overlayUpperChanges(upperDir: string, lowerDirs: string[], opts: OverlayOptions = {}): Promise<AsyncGenerator<Change> | undefined> {
+export async function overlayUpperChanges(givenUpperDir: string, lowerDirs: string[], opts: OverlayOptions = {}): Promise<AsyncGenerator<Change> | undefined> {
+  // Layers may be named through symlinks (strata's short links in object-store
+  // mounts); the walk and the xattr scan start at the directory itself.
+  const upperDir = await fsp.realpath(givenUpperDir);
   const prefix = opts.userxattr ? 'user.overlay.' : 'trusted.overlay.';
   const xattrs = await readUpperXattrs(upperDir, prefix, opts.dataDirs ?? []);
   return xattrs && upperChanges(upperDir, lowerDirs, xattrs, prefix);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { OverlayLayout } from '../backends/overlay/layout';
 import { applyLayer, type ApplyResult } from '../changeset';
 import { withMounts } from '../mount';
+import { objectWritersGate } from '../objects/writers-gate';
 import { invalidArgument } from '../snapshots/errors';
 import type { Mount } from '../snapshots/types';
 import { bindDir, overlayDirs } from './mount-shapes';
@@ -13,6 +14,13 @@ export interface ApplyTargetOptions {
   blobDigest?: string;
   /** See ApplyOptions.entriesStarted. */
   entriesStarted?: Int32Array;
+  /**
+   * Write regular files of an object-store snapshot as stubs over the store
+   * (see ApplyOptions.objects). Only the server does: Cleanup's collection
+   * of unused objects is fenced from its writers by a lock in its process.
+   * Files written without it are moved into the store at Commit.
+   */
+  writeObjects?: boolean;
 }
 
 function isInside(dir: string, parent: string): boolean {
@@ -34,9 +42,14 @@ export async function applyToMounts(layer: AsyncIterable<Buffer>, mounts: Mount[
   const common = { streamDigest: opts.blobDigest, entriesStarted: opts.entriesStarted };
   const inStorage = (dir: string) => storage !== undefined && isInside(dir, storage);
   if (overlay?.upperDir !== undefined && inStorage(overlay.upperDir)) {
-    return applyLayer(layer, overlay.upperDir, {
-      ...common, mode: 'overlay-upper', userxattr: overlay.userxattr, lowerDirs: overlay.lowerDirs, escapeOverlayXattrs: true,
-    });
+    const upperDir = overlay.upperDir;
+    const upper = { ...common, mode: 'overlay-upper' as const, userxattr: overlay.userxattr, lowerDirs: overlay.lowerDirs, escapeOverlayXattrs: true };
+    const objectsDir = new OverlayLayout(path.resolve(opts.strataRoot!)).objectsDir;
+    if (!opts.writeObjects || overlay.dataDirs.length !== 1 || path.resolve(overlay.dataDirs[0]) !== objectsDir) {
+      return applyLayer(layer, upperDir, upper);
+    }
+    const objects = { dir: objectsDir, marker: OverlayLayout.stubMarkerOfUpper(upperDir) };
+    return objectWritersGate(objectsDir).shared(() => applyLayer(layer, upperDir, { ...upper, objects }));
   }
   if (overlay && overlay.upperDir === undefined) throw invalidArgument('cannot apply a layer to a read-only overlay (it has no upperdir)');
   const bind = bindDir(mounts);

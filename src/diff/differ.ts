@@ -83,7 +83,7 @@ export class Differ {
       const source = new VerifiedSource(blob, desc);
       let result: ApplyResult;
       try {
-        result = await applyToMounts(source, mounts, { strataRoot: this.settings.root, blobDigest: desc.digest });
+        result = await applyToMounts(source, mounts, { strataRoot: this.settings.root, blobDigest: desc.digest, writeObjects: true });
       } catch (err) {
         // Corrupt content shows up as a broken tar first; the digest names the real cause.
         await source.verify().catch((mismatch: unknown) => {

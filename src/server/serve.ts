@@ -4,12 +4,14 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { backendTools, openBackend, type BackendSettings } from '../backends';
+import type { OverlayBackend } from '../backends/overlay';
 import type { ThinBackend } from '../backends/thin';
 import { LAYER_TOOLS } from '../changeset/tools';
 import { DIFF_PROTO, DIFF_SERVICE, diffService } from '../diff/diff-service';
 import { LazyDiffer } from '../diff/lazy-differ';
 import { checkTools, type Tool } from '../exec/tools';
 import { MOUNT_TOOLS } from '../mount';
+import type { Backend } from '../snapshots/backend';
 import { Snapshotter } from '../snapshots/snapshotter';
 import { MetaStore } from '../store/metastore';
 import { packageVersion } from '../package-root';
@@ -82,7 +84,7 @@ export async function serve(settings: ServeSettings, logger: Logger): Promise<Ru
     const metrics =
       settings.metrics_address === undefined
         ? undefined
-        : await startMetrics(settings.metrics_address, snapshotter, settings.backend === 'thin' ? (backend as ThinBackend) : undefined);
+        : await startMetrics(settings.metrics_address, snapshotter, settings.backend, backend);
     if (metrics !== undefined) cleanups.push(() => metrics.close());
     const observe = metrics === undefined ? logCalls(logger) : combineObservers(logCalls(logger), metrics.observe);
     const differ = new LazyDiffer({
@@ -179,10 +181,11 @@ function shutdown(server: grpc.Server): Promise<void> {
  * a server without a metrics address neither loads it nor counts every call
  * for no reader.
  */
-async function startMetrics(address: string, snapshotter: Snapshotter, thin: ThinBackend | undefined) {
+async function startMetrics(address: string, snapshotter: Snapshotter, backendName: ServeSettings['backend'], backend: Backend) {
   const { StrataMetrics, serveMetrics } = await import('../metrics/metrics');
   const metrics = new StrataMetrics(() => snapshotter.countByKind());
-  if (thin !== undefined) exportPoolUsage(metrics, thin);
+  if (backendName === 'thin') exportPoolUsage(metrics, backend as ThinBackend);
+  else exportObjectStore(metrics, backend as OverlayBackend);
   const server = await serveMetrics(address, metrics.registry);
   return {
     observe: metrics.observe,
@@ -199,6 +202,19 @@ function exportPoolUsage(metrics: StrataMetrics, thin: ThinBackend): void {
       { labels: { area: 'data', measure: 'total' }, value: status.dataTotalBytes },
       { labels: { area: 'metadata', measure: 'used' }, value: status.metadataUsedBytes },
       { labels: { area: 'metadata', measure: 'total' }, value: status.metadataTotalBytes },
+    ];
+  });
+}
+
+function exportObjectStore(metrics: StrataMetrics, overlay: OverlayBackend): void {
+  metrics.addGauge('strata_object_store_enabled', 'Whether overlay layers keep file contents in the shared object store (1) or not (0).', [], async () => [
+    { labels: {}, value: overlay.objectMode.enabled ? 1 : 0 },
+  ]);
+  metrics.addGauge('strata_object_store_contents', 'Contents kept in the object store: objects (count) and bytes.', ['measure'], async () => {
+    const { objects, bytes } = (await overlay.status()).objectStore;
+    return [
+      { labels: { measure: 'objects' }, value: objects },
+      { labels: { measure: 'bytes' }, value: bytes },
     ];
   });
 }

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../support/free-port';
 import { STRATA_BIN } from '../support/strata-process';
-import { startTestServer, TEST_BACKEND, type TestServer } from '../support/strata-server';
+import { startTestServer, TEST_BACKEND, TEST_OBJECT_STORE, type TestServer } from '../support/strata-server';
 
 describe(`strata status (${TEST_BACKEND})`, () => {
   let t: TestServer;
@@ -34,6 +34,11 @@ describe(`strata status (${TEST_BACKEND})`, () => {
       assert.ok(json.backendStatus.devicesByState.activated >= 1);
     } else {
       assert.equal(json.backendStatus.snapshotsDir, `${t.root}/snapshots`);
+      const { objectStore } = json.backendStatus;
+      assert.deepEqual(Object.keys(objectStore).filter((key) => ['mode', 'objects', 'bytes'].includes(key)).sort(), ['bytes', 'mode', 'objects']);
+      assert.equal(objectStore.configured, TEST_OBJECT_STORE.object_store);
+      if (TEST_OBJECT_STORE.object_store !== 'auto') assert.equal(objectStore.mode, TEST_OBJECT_STORE.object_store);
+      assert.ok(Number.isInteger(objectStore.objects) && Number.isInteger(objectStore.bytes));
     }
     assert.equal(json.pid, process.pid);
     assert.ok(json.uptimeSeconds > 0 && json.uptimeSeconds < process.uptime() + 1, String(json.uptimeSeconds));
@@ -47,6 +52,8 @@ describe(`strata status (${TEST_BACKEND})`, () => {
     if (TEST_BACKEND === 'overlay') {
       assert.match(text, /^Overlay Mount Options: (index=off|userxattr|, |none)+$/m);
       assert.match(text, /^Pending Deletions: \d+$/m);
+      assert.match(text, /^Object Store: (on|off) \(object_store = "(auto|on|off)"\)/m);
+      assert.match(text, /^Objects: \d+, /m);
     }
     assert.match(text, new RegExp(`^Backend: ${TEST_BACKEND}$`, 'm'));
     assert.match(text, /^Snapshots: active 1, view 1, committed 1$/m);

@@ -60,8 +60,17 @@ describe("containerd's snapshotter conformance suite through containerd's proxy 
 
   // "overlayfs": the suite then skips renaming a lower-layer directory, which
   // needs the kernel's redirect_dir (off here), as for containerd's own overlayfs.
-  test('overlay passes every case', { skip: !existsSync(runSuite), timeout: 600_000 }, async () => {
-    const { exitCode, output } = await runOnHost(serveCommand('overlay'), { SNAPSUITE_NAME: 'overlayfs' });
+  test('overlay with plain layer dirs passes every case', { skip: !existsSync(runSuite), timeout: 600_000 }, async () => {
+    const config = path.join(repoRoot, 'test', 'conformance', 'overlay-plain.toml');
+    const { exitCode, output } = await runOnHost(serveCommand('overlay', '--config', config), { SNAPSUITE_NAME: 'overlayfs' });
+    assertAllPassed(exitCode, output);
+  });
+
+  // Object-store mounts carry redirect_dir=on, so the suite runs as for any
+  // proxy snapshotter, renaming a lower-layer directory included.
+  test('overlay with the object store passes every case', { skip: !existsSync(runSuite), timeout: 600_000 }, async () => {
+    const config = path.join(repoRoot, 'test', 'conformance', 'overlay-objects.toml');
+    const { exitCode, output } = await runOnHost(serveCommand('overlay', '--config', config), { SNAPSUITE_NAME: 'proxy' });
     assertAllPassed(exitCode, output);
   });
 

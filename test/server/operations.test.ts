@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { fetchStatus } from '../../src/client/status-client';
 import * as grpc from '@grpc/grpc-js';
 import { HEALTH_PROTO, HEALTH_SERVICE } from '../../src/server/health';
 import { loadService } from '../../src/server/proto';
@@ -48,6 +49,11 @@ describe(`health and metrics (${TEST_BACKEND})`, () => {
       const total = /strata_thin_pool_bytes\{area="data",measure="total"\} (\d+)/.exec(body);
       assert.ok(total && Number(total[1]) > 0, 'thin pool data size exported');
       assert.match(body, /strata_thin_pool_bytes\{area="metadata",measure="used"\} \d+/);
+    } else {
+      const { objectStore } = (await fetchStatus(t.address)).backendStatus as { objectStore: { mode: string } };
+      assert.match(body, new RegExp(`^strata_object_store_enabled ${objectStore.mode === 'on' ? 1 : 0}$`, 'm'));
+      assert.match(body, /^strata_object_store_contents\{measure="objects"\} \d+$/m);
+      assert.match(body, /^strata_object_store_contents\{measure="bytes"\} \d+$/m);
     }
   });
 });

@@ -1,5 +1,12 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { invalidArgument } from '../../snapshots/errors';
+
+/**
+ * Where a root's short-link dir is reachable by a path of fixed, short
+ * length, whatever the root's own length (see OverlayLayout.linksAnchor).
+ */
+const LINK_ANCHORS_DIR = '/run/strata';
 
 /** Beside `fs` in a snapshot's dir: Apply wrote stubs there (see ApplyOptions.objects). */
 const STUB_MARKER = 'stubs';
@@ -11,14 +18,21 @@ const STUB_MARKER = 'stubs';
  * Any other entry of `snapshots/` is storage being built or being reclaimed.
  *
  * Object-store mode adds `<root>/objects` (the content store, a data-only
- * lower layer), `<root>/l/<id>` (short links to layer dirs, so 128 layers
- * and the store fit in a page of mount options) and `<root>/empty` (the
- * lower dir of a snapshot without parents).
+ * lower layer), `<root>/l/<id>` (links to layer dirs) and `<root>/empty`
+ * (the lower dir of a snapshot without parents).
  */
 export class OverlayLayout {
   readonly snapshotsDir: string;
   readonly objectsDir: string;
   readonly linksDir: string;
+  /**
+   * `/run/strata/<8 hex of the root>`, a symlink to `linksDir`: lowerdir=
+   * names layers through it, so 128 of them fit in the page of mount
+   * options whatever the root's length. containerd's own fallback for long
+   * options (paths relative to a common parent) gives up on the `::` of a
+   * data-only layer.
+   */
+  readonly linksAnchor: string;
   readonly emptyDir: string;
 
   constructor(root: string) {
@@ -26,6 +40,7 @@ export class OverlayLayout {
     this.snapshotsDir = path.join(root, 'snapshots');
     this.objectsDir = path.join(root, 'objects');
     this.linksDir = path.join(root, 'l');
+    this.linksAnchor = path.join(LINK_ANCHORS_DIR, createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 8));
     this.emptyDir = path.join(root, 'empty');
   }
 
@@ -42,9 +57,14 @@ export class OverlayLayout {
     return path.join(this.snapshotsDir, requireId(id), 'work');
   }
 
-  /** The short path of a layer dir, for lowerdir= in object-store mode. */
-  shortLink(id: string): string {
+  /** A layer dir's link in `linksDir`. */
+  link(id: string): string {
     return path.join(this.linksDir, requireId(id));
+  }
+
+  /** The short path of a layer dir, through `linksAnchor`, for lowerdir= in object-store mode. */
+  shortLink(id: string): string {
+    return path.join(this.linksAnchor, requireId(id));
   }
 
   stubMarker(id: string): string {

@@ -1,5 +1,5 @@
 import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readlink, rm, symlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { readdirIfPresent } from '../../fsutil/readdir';
@@ -101,6 +101,7 @@ export class OverlayBackend implements Backend {
       throw invalidArgument(`cannot stage a snapshot of kind ${JSON.stringify(snapshot.kind)}`);
     }
     snapshot.parentIds.forEach(requireId);
+    this.#requireReadable(snapshot.parentIds);
     const owner = snapshot.parentIds.length > 0 ? this.#parentOwner(snapshot.parentIds[0]) : undefined;
 
     // Claimed before the dir exists, so a cleanup running meanwhile skips it.
@@ -152,15 +153,17 @@ export class OverlayBackend implements Backend {
   }
 
   async mounts(ref: SnapshotRef): Promise<Mount[]> {
-    if (!this.objectMode.enabled && this.#objectLayersExist) {
-      const stored = ref.parentIds.find((id) => this.objects.index.isObjectLayer(id));
-      if (stored !== undefined) {
-        throw failedPrecondition(
-          `snapshot ${ref.id} stacks layer ${stored}, stored in the object store, which is off: ${this.objectMode.reason ?? 'not enabled'}`,
-        );
-      }
-    }
+    this.#requireReadable(ref.parentIds);
     return overlayMounts(this.layout, this.features, ref, this.objectMode.enabled);
+  }
+
+  /** With the object store off, layers holding stubs cannot be shown: refused, rather than shown as empty files. */
+  #requireReadable(parentIds: string[]): void {
+    if (this.objectMode.enabled || !this.#objectLayersExist) return;
+    const stored = parentIds.find((id) => this.objects.index.isObjectLayer(id));
+    if (stored !== undefined) {
+      throw failedPrecondition(`layer ${stored} keeps its content in the object store, which is off: ${this.objectMode.reason ?? 'not enabled'}`);
+    }
   }
 
   async commit(ref: SnapshotRef): Promise<CommittedStorage> {
@@ -196,7 +199,7 @@ export class OverlayBackend implements Backend {
   }
 
   async remove(id: string): Promise<void> {
-    rmSync(this.layout.shortLink(id), { force: true });
+    rmSync(this.layout.link(id), { force: true });
     await this.#reclaim(requireId(id));
   }
 
@@ -237,7 +240,7 @@ export class OverlayBackend implements Backend {
 
   /** `l/<id>` -> `../snapshots/<id>/fs`; one a crash left under this id is replaced. */
   #linkShort(id: string): void {
-    const link = this.layout.shortLink(id);
+    const link = this.layout.link(id);
     const target = path.join('..', path.basename(this.layout.snapshotsDir), id, 'fs');
     try {
       symlinkSync(target, link);
@@ -248,8 +251,12 @@ export class OverlayBackend implements Backend {
     }
   }
 
-  /** Gives every layer dir made before object-store mode was on its short link. */
+  /** Points the root's anchor at its links and links every layer dir made while object-store mode was off. */
   async linkExistingLayers(): Promise<void> {
+    await mkdir(path.dirname(this.layout.linksAnchor), { recursive: true, mode: 0o755 });
+    // One a crashed server left, or (hash prefixes colliding) one of another root's: this root's now.
+    await rm(this.layout.linksAnchor, { force: true });
+    await symlink(this.layout.linksDir, this.layout.linksAnchor);
     const linked = new Set(await readdirIfPresent(this.layout.linksDir));
     for (const name of await readdir(this.layout.snapshotsDir)) {
       if (/^[0-9]+$/.test(name) && !linked.has(name)) this.#linkShort(name);
@@ -258,6 +265,7 @@ export class OverlayBackend implements Backend {
 
   async close(): Promise<void> {
     await Promise.all(this.#removing.values());
+    if (this.objectMode.enabled) await removeLinksAnchor(this.layout);
   }
 
   #parentOwner(parentId: string): { uid: number; gid: number } {
@@ -311,4 +319,10 @@ export class OverlayBackend implements Backend {
     this.#removing.set(trash, removal);
     return removal;
   }
+}
+
+/** Removes the root's links anchor, unless another server has taken it since. */
+async function removeLinksAnchor(layout: OverlayLayout): Promise<void> {
+  const target = await readlink(layout.linksAnchor).catch(() => undefined);
+  if (target === layout.linksDir) await rm(layout.linksAnchor, { force: true });
 }

@@ -43,10 +43,13 @@ function humanDuration(seconds: number): string {
 
 function describeOverlay(overlay: OverlayStatus): string[] {
   const options = [overlay.features.indexOff && 'index=off', overlay.features.userxattr && 'userxattr'].filter(Boolean);
+  const store = overlay.objectStore;
   return [
     `Snapshots Directory: ${overlay.snapshotsDir}`,
     `Overlay Mount Options: ${options.join(', ') || 'none'}`,
     `Pending Deletions: ${overlay.pendingDeletions}`,
+    `Object Store: ${store.mode} (object_store = "${store.configured}")${store.reason === undefined ? '' : `: ${store.reason}`}`,
+    `Objects: ${store.objects}, ${humanBytes(store.bytes)}`,
   ];
 }
 
