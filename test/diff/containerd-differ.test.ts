@@ -8,6 +8,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { execFile } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { promisify } from 'node:util';
+import { applyLayer } from '../../src/changeset';
 import { after, before, describe, test } from 'node:test';
 import { ctrToFile } from '../e2e/support/ctr-to-file';
 import { chainIds } from '../e2e/support/chain-ids';
@@ -19,6 +23,7 @@ import { startStrataWithContainerd, type StrataWithContainerd } from '../support
 import { base, third, top } from './fixture-layers';
 import { treeListing } from './tree-listing';
 
+const exec = promisify(execFile);
 const IMAGE = 'strata.test/differ:1';
 /** busybox under the fixture's layers: something a container can run. */
 const RUNNABLE = 'strata.test/differ-run:1';
@@ -108,6 +113,54 @@ describe('containerd with strata as snapshotter and differ', () => {
       assert.ok(!names.includes('data/sym') && !names.includes('data/three.txt') && !names.includes('bin/busybox'), names.join('\n'));
       // The recreated directory replaces the old one: y.txt is hidden, by an opaque marker or a whiteout.
       assert.ok(names.includes('data/old/.wh..wh..opq') || names.includes('data/old/.wh.y.txt'), names.join('\n'));
+    } finally {
+      await containerd!.ctr(['-n', ns, 'containers', 'rm', id]);
+    }
+  });
+
+  // With the object store, a container's chmod leaves a metacopy copy-up and a
+  // directory rename a redirect dir in its upper dir: content that lives in the
+  // lower layers under other names, which the diff must still carry.
+  test('a container\'s chmod, append, file and directory renames: its ctr snapshot diff, applied onto its image in plain form, gives its tree', async () => {
+    await containerd!.ctrOk(['-n', ns, 'image', 'import', '--snapshotter', 'strata', runnable]);
+    await reference!.ctrOk(['-n', ns, 'image', 'import', runnable]);
+    const id = `renames-${randomBytes(3).toString('hex')}`;
+    const script = [
+      'chmod 640 /data/owned', 'mv /data/owned /data/owned-moved', 'echo appended >> /data/three.txt',
+      'mv /data/old /data/old-moved', 'chmod 700 /data/old-moved',
+    ].join(' && ');
+    await containerd!.ctrOk(['-n', ns, 'run', '--snapshotter', 'strata', RUNNABLE, id, 'sh', '-c', script]);
+    try {
+      const layer = path.join(dir, 'renames.tar');
+      await ctrToFile({ ...containerd!, namespace: ns }, ['snapshot', '--snapshotter', 'strata', 'diff', '--media-type', 'application/vnd.oci.image.layer.v1.tar', id], layer);
+      const names = (await layerEntries(layer)).map((e) => e.name);
+      assert.ok(names.includes('data/old-moved/y.txt'), `a renamed directory is carried whole:\n${names.join('\n')}`);
+
+      // The container's tree, as the kernel shows it.
+      const containerRoot = path.join(dir, `m-${id}`);
+      await fs.mkdir(containerRoot);
+      const mountCommand = await containerd!.ctrOk(['-n', ns, 'snapshot', '--snapshotter', 'strata', 'mounts', containerRoot, id]);
+      await exec('sh', ['-c', mountCommand]);
+      let expected: string[];
+      try {
+        expected = await treeListing(containerRoot);
+      } finally {
+        await exec('umount', [containerRoot]);
+      }
+
+      // The image as plain directories (containerd's own overlayfs), copied, with the diff applied.
+      const imageRoot = path.join(dir, `m-image-${id}`);
+      await fs.mkdir(imageRoot);
+      await reference!.ctrOk(['-n', ns, 'image', 'mount', RUNNABLE, imageRoot]);
+      const rebuilt = path.join(dir, `rebuilt-${id}`);
+      try {
+        await exec('cp', ['-a', imageRoot, rebuilt]);
+      } finally {
+        await reference!.ctrOk(['-n', ns, 'image', 'unmount', imageRoot]);
+      }
+      await applyLayer(createReadStream(layer), rebuilt, { mode: 'directory' });
+      assert.deepEqual(await treeListing(rebuilt), expected);
+      assert.ok(expected.some((line) => line.startsWith('data/owned-moved mode=640 ')), expected.join('\n'));
     } finally {
       await containerd!.ctr(['-n', ns, 'containers', 'rm', id]);
     }
