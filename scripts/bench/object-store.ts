@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { createOverlayBackend, type ObjectStoreSetting, type OverlayBackend } from '../../src/backends/overlay';
 import { applyLayer, compareTrees, writeLayer } from '../../src/changeset';
 import { encodeHeader, padding } from '../../src/changeset/tar-header';
@@ -35,8 +36,10 @@ import { median, printTable, timeMs } from './stats';
 
 /** Built once and reused: the four layer tars. */
 const LAYERS = path.join(CACHE, 'object-store');
-/** Under /var/tmp, not /tmp: on the disk a real strata root is on, whatever /tmp is. */
+/** The journaled ext4 the roots go on (see above), mounted from FS_IMAGE. */
 const WORK = '/var/tmp/strata-bench-object-store';
+const FS_IMAGE = `${WORK}.ext4`;
+const FS_IMAGE_BYTES = '16G';
 const MiB = 1 << 20;
 const SHARED_FILE = 'opt/app/data.bin';
 const SHARED_BYTES = 64 * MiB;
@@ -51,7 +54,7 @@ if (!Number.isInteger(runs) || runs < 1) throw new Error(`runs must be a positiv
 
 interface Image {
   name: string;
-  /** Uncompressed layer tars, base first. */
+  /** gzip-compressed layer tars, base first. */
   layers: string[];
 }
 
@@ -80,7 +83,7 @@ async function buildOnce(tar: string, build: (partial: string) => Promise<void> 
 }
 
 async function treeLayer(dir: string, tar: string): Promise<void> {
-  const empty = fs.mkdtempSync(path.join(WORK, 'empty-'));
+  const empty = fs.mkdtempSync(path.join(LAYERS, 'empty-'));
   try {
     await pipeline(writeLayer(compareTrees(empty, dir), { compression: 'none' }), fs.createWriteStream(tar));
   } finally {
@@ -121,7 +124,7 @@ function shiftMtimes(from: string, to: string): void {
 
 /** The shared file and APP_FILES small files of random content that only this app has. */
 async function appLayer(variant: string, tar: string): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(WORK, `app-${variant}-`));
+  const dir = fs.mkdtempSync(path.join(LAYERS, `app-${variant}-`));
   try {
     const app = path.join(dir, path.dirname(SHARED_FILE));
     fs.mkdirSync(app, { recursive: true });
@@ -143,7 +146,26 @@ async function buildImages(): Promise<[Image, Image]> {
   await buildOnce(baseB, (partial) => shiftMtimes(baseA, partial));
   await buildOnce(appA, (partial) => appLayer('a', partial));
   await buildOnce(appB, (partial) => appLayer('b', partial));
-  return [{ name: 'a', layers: [baseA, appA] }, { name: 'b', layers: [baseB, appB] }];
+  const gzipped = await Promise.all([baseA, appA, baseB, appB].map(async (tar) => {
+    await buildOnce(`${tar}.gz`, (partial) => pipeline(fs.createReadStream(tar), createGzip(), fs.createWriteStream(partial)));
+    return `${tar}.gz`;
+  }));
+  return [{ name: 'a', layers: gzipped.slice(0, 2) }, { name: 'b', layers: gzipped.slice(2) }];
+}
+
+/** Mounts a fresh journaled ext4 at WORK. */
+function mountWorkFileSystem(): void {
+  fs.rmSync(FS_IMAGE, { force: true });
+  sh('truncate', ['-s', FS_IMAGE_BYTES, FS_IMAGE]);
+  sh('mkfs.ext4', ['-q', '-F', FS_IMAGE]);
+  fs.mkdirSync(WORK, { recursive: true });
+  sh('mount', ['-o', 'loop', FS_IMAGE, WORK]);
+}
+
+function unmountWorkFileSystem(): void {
+  sh('umount', [WORK]);
+  fs.rmdirSync(WORK);
+  fs.rmSync(FS_IMAGE, { force: true });
 }
 
 async function sha256File(file: string): Promise<string> {
@@ -277,10 +299,9 @@ function report(samples: Record<Mode, Sample[]>): void {
 }
 
 async function main(): Promise<void> {
-  fs.rmSync(WORK, { recursive: true, force: true });
-  fs.mkdirSync(WORK, { recursive: true });
+  const images = await buildImages();
+  mountWorkFileSystem();
   try {
-    const images = await buildImages();
     const digest = sharedDigest();
     // The apply thread is started once per process; a long-running server has it already.
     await applyLayer(Readable.from([Buffer.alloc(1024)]), fs.mkdtempSync(path.join(WORK, 'warm-')), { mode: 'directory' });
@@ -303,7 +324,7 @@ async function main(): Promise<void> {
     console.log('');
     report(samples);
   } finally {
-    fs.rmSync(WORK, { recursive: true, force: true });
+    unmountWorkFileSystem();
   }
 }
 

@@ -34,8 +34,10 @@ export interface ApplyOptions {
    * `dir` and the target gets stubs (see objects/object-files.ts). `marker`
    * is created before the first object is written: it tells Cleanup that
    * this not yet committed snapshot holds stubs whose objects it must keep.
+   * `manifest` gets, once the layer is written, the objects its stubs name
+   * (added to those of earlier applies), so Commit need not walk the layer.
    */
-  objects?: { dir: string; marker: string };
+  objects?: { dir: string; marker: string; manifest: string };
   /** Bound on one PAX header or GNU long name (default 1 MiB, as Go's archive/tar). */
   maxMetadataSize?: number;
   /**

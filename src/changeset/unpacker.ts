@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createStub, ObjectFiles } from '../objects/object-files';
+import { createStub, ObjectFiles, writeAll } from '../objects/object-files';
 import type { ApplyOptions } from './applier';
 import { LayerFormatError, UnsafeEntryError } from './errors';
 import type { Xattrs } from './file-info';
@@ -31,6 +31,9 @@ import { escapeOverlayXattrs, writeXattrs } from './xattrs';
 const MAX_SYMLINKS = 40;
 /** O_EXCL: never write through whatever already sits at the path (a symlink included). */
 const CREATE_FILE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
+
+/** Object-store mode: files up to this size are held in memory until hashed (see stub). */
+const BUFFERED_FILE_BYTES = 256 * 1024;
 
 const seconds = (ns: bigint) => Number(ns) / 1e9;
 const errno = (err: unknown) => (err as NodeJS.ErrnoException).code;
@@ -55,6 +58,8 @@ export class Unpacker {
 
   private readonly rootSlash: string;
   private readonly objects?: ObjectFiles;
+  /** Object-store mode: the object each stub (or hard link of one) at a canonical path names. */
+  private readonly stubs = new Map<string, string>();
 
   constructor(
     private readonly root: string,
@@ -78,6 +83,7 @@ export class Unpacker {
     }
     this.makeSpecials();
     this.finishDirectories();
+    if (this.opts.objects) addToManifest(this.opts.objects.manifest, new Set(this.stubs.values()));
     return entries;
   }
 
@@ -139,7 +145,7 @@ export class Unpacker {
     if (!st) return;
     if (st.isDirectory() || st.isSymbolicLink()) this.resolved = new Map();
     fs.rmSync(this.abs(canonical), { recursive: true, force: true });
-    for (const pending of [this.dirs, this.xattrs]) {
+    for (const pending of [this.dirs, this.xattrs, this.stubs]) {
       for (const key of pending.keys()) if (key === canonical || key.startsWith(`${canonical}/`)) pending.delete(key);
     }
   }
@@ -208,7 +214,7 @@ export class Unpacker {
     const fd = fs.openSync(this.abs(canonical), CREATE_FILE, header.mode & 0o777);
     try {
       for (let c = reader.readBody(); c; c = reader.readBody()) {
-        for (let off = 0; off < c.length;) off += fs.writeSync(fd, c, off, c.length - off);
+        writeAll(fd, c);
       }
       // chown before chmod: chown clears setuid/setgid.
       fs.fchownSync(fd, header.uid, header.gid);
@@ -219,23 +225,39 @@ export class Unpacker {
     }
   }
 
-  /** Content goes once into the object store, hashed on the way; the layer gets a stub. */
+  /**
+   * Content goes once into the object store, hashed on the way; the layer
+   * gets a stub. A small file is hashed before anything is written, so
+   * content the store has already costs no write at all.
+   */
   private stub(canonical: string, header: TarHeader, reader: TarReader, objects: ObjectFiles): void {
-    const temp = objects.createTemp();
     const hash = createHash('sha256');
-    try {
+    let name: string;
+    if (header.size <= BUFFERED_FILE_BYTES) {
+      const chunks: Buffer[] = [];
       for (let c = reader.readBody(); c; c = reader.readBody()) {
         hash.update(c);
-        for (let off = 0; off < c.length;) off += fs.writeSync(temp.fd, c, off, c.length - off);
+        // The reader's chunks are views of memory it reuses.
+        chunks.push(Buffer.from(c));
       }
-    } catch (err) {
+      name = objects.storeContent(hash.digest(), chunks);
+    } else {
+      const temp = objects.createTemp();
+      try {
+        for (let c = reader.readBody(); c; c = reader.readBody()) {
+          hash.update(c);
+          writeAll(temp.fd, c);
+        }
+      } catch (err) {
+        fs.closeSync(temp.fd);
+        fs.unlinkSync(temp.path);
+        throw err;
+      }
       fs.closeSync(temp.fd);
-      fs.unlinkSync(temp.path);
-      throw err;
+      name = objects.keep(temp.path, hash.digest());
     }
-    fs.closeSync(temp.fd);
-    const name = objects.keep(temp.path, hash.digest());
     const mtime = seconds(header.mtimeNs);
+    this.stubs.set(canonical, name);
     createStub(this.abs(canonical), name, {
       size: header.size, mode: header.mode, uid: header.uid, gid: header.gid,
       atimeSeconds: mtime, mtimeSeconds: mtime, chmod: this.needsChmod(header.mode),
@@ -291,6 +313,9 @@ export class Unpacker {
       if (errno(err) === 'EPERM') throw new LayerFormatError(`entry ${JSON.stringify(name)}: hard link target ${JSON.stringify(header.linkname)} is a directory`);
       throw err;
     }
+    // The link keeps the object in use should the stub's first path go.
+    const object = this.stubs.get(target);
+    if (object !== undefined) this.stubs.set(canonical, object);
     fs.lchownSync(abs, header.uid, header.gid);
     // chown before chmod: chown clears setuid/setgid.
     if (!fs.lstatSync(abs).isSymbolicLink()) fs.chmodSync(abs, header.mode);
@@ -373,4 +398,16 @@ export class Unpacker {
     writeXattrs([...this.xattrs].map(([canonical, xattrs]) => [this.abs(canonical), xattrs] as [string, Xattrs]));
     for (const [canonical, header] of this.dirs) fs.utimesSync(this.abs(canonical), seconds(header.mtimeNs), seconds(header.mtimeNs));
   }
+}
+
+/**
+ * Adds `names` to the manifest file (one name a line), replacing it at
+ * once: a crash leaves the old manifest or the new one, never a part.
+ */
+function addToManifest(manifest: string, names: Set<string>): void {
+  const existing = fs.readFileSync(manifest, { encoding: 'utf8', flag: 'a+' });
+  for (const name of existing.split('\n')) if (name !== '') names.add(name);
+  const temp = `${manifest}.new`;
+  fs.writeFileSync(temp, [...names].map((name) => `${name}\n`).join(''), { mode: 0o600 });
+  fs.renameSync(temp, manifest);
 }

@@ -48,7 +48,7 @@ export async function applyToMounts(layer: AsyncIterable<Buffer>, mounts: Mount[
     if (!opts.writeObjects || overlay.dataDirs.length !== 1 || path.resolve(overlay.dataDirs[0]) !== objectsDir) {
       return applyLayer(layer, upperDir, upper);
     }
-    const objects = { dir: objectsDir, marker: OverlayLayout.stubMarkerOfUpper(upperDir) };
+    const objects = { dir: objectsDir, ...OverlayLayout.objectFilesOfUpper(upperDir) };
     return objectWritersGate(objectsDir).shared(() => applyLayer(layer, upperDir, { ...upper, objects }));
   }
   if (overlay && overlay.upperDir === undefined) throw invalidArgument('cannot apply a layer to a read-only overlay (it has no upperdir)');

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
-import { DIGEST_XATTR, METACOPY_XATTR, objectName, REDIRECT_XATTR, redirectTo } from './names';
+import { DIGEST_XATTR, FANOUT_DIRS, METACOPY_XATTR, objectName, REDIRECT_XATTR, redirectTo } from './names';
 
 /** Under the object directory; never a valid fan-out name (those are two characters). */
 const TEMP_DIR = '.incoming';
@@ -40,6 +40,9 @@ export class ObjectCollisionError extends Error {}
 
 export class ObjectFiles {
   readonly tempDir: string;
+  /** Temporary names: one random prefix per instance and a counter, no randomness per file. */
+  private readonly tempPrefix = `${randomBytes(6).toString('hex')}-`;
+  private tempCount = 0;
 
   constructor(readonly dir: string) {
     this.tempDir = path.join(dir, TEMP_DIR);
@@ -49,9 +52,34 @@ export class ObjectFiles {
     return `${this.dir}/${name}`;
   }
 
+  /** Makes the directory and its fan-out directories, where missing. */
+  create(): void {
+    for (const fanout of FANOUT_DIRS) fs.mkdirSync(path.join(this.dir, fanout), { recursive: true, mode: DIR_MODE });
+  }
+
+  /**
+   * The object for content already in memory (`chunks`, hashed to
+   * `sha256`): when it exists, nothing is written at all; else it is
+   * written and kept as `keep` does.
+   */
+  storeContent(sha256: Buffer, chunks: Buffer[]): string {
+    const name = objectName(sha256);
+    if (this.exists(name)) {
+      this.verify(name, sha256);
+      return name;
+    }
+    const temp = this.createTemp();
+    try {
+      for (const chunk of chunks) writeAll(temp.fd, chunk);
+    } finally {
+      fs.closeSync(temp.fd);
+    }
+    return this.keep(temp.path, sha256);
+  }
+
   /** A new, empty temporary file for content; the caller writes it and hands it to `keep`. */
   createTemp(): { path: string; fd: number } {
-    const file = path.join(this.tempDir, randomBytes(12).toString('hex'));
+    const file = `${this.tempDir}/${this.tempPrefix}${++this.tempCount}`;
     try {
       return { path: file, fd: fs.openSync(file, CREATE_NEW, OBJECT_MODE) };
     } catch (err) {
@@ -61,15 +89,29 @@ export class ObjectFiles {
     }
   }
 
-  /** Makes the written temporary file the object for `sha256` (or drops it for the one already there); returns its name. */
+  /**
+   * Makes the written temporary file the object for `sha256`, or drops it
+   * for the one already there; returns its name. Two writers of the same new
+   * content may both rename theirs in place: same bytes, and a stub names
+   * the object, not its inode.
+   */
   keep(tempPath: string, sha256: Buffer): string {
-    try {
-      const name = objectName(sha256);
-      if (!this.linkIfAbsent(tempPath, name, sha256)) this.verify(name, sha256);
-      return name;
-    } finally {
+    const name = objectName(sha256);
+    if (this.exists(name)) {
       fs.unlinkSync(tempPath);
+      this.verify(name, sha256);
+      return name;
     }
+    setAttributeSync(tempPath, DIGEST_XATTR, sha256);
+    try {
+      fs.renameSync(tempPath, this.objectPath(name));
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+      // A fan-out directory gone missing: made again.
+      fs.mkdirSync(path.dirname(this.objectPath(name)), { recursive: true, mode: DIR_MODE });
+      fs.renameSync(tempPath, this.objectPath(name));
+    }
+    return name;
   }
 
   /**
@@ -121,6 +163,10 @@ export class ObjectFiles {
       throw new ObjectCollisionError(`object ${name} holds content with another digest than sha256:${sha256.toString('hex')}`);
     }
   }
+}
+
+export function writeAll(fd: number, chunk: Buffer): void {
+  for (let off = 0; off < chunk.length;) off += fs.writeSync(fd, chunk, off, chunk.length - off);
 }
 
 /**

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { readdirIfPresent } from '../fsutil/readdir';
 import path from 'node:path';
-import { layerObjects, sealLayer } from './layer-seal';
+import { readdirIfPresent } from '../fsutil/readdir';
+import { layerObjects, MissingObjectError, sealLayer } from './layer-seal';
+import { isObjectName } from './names';
 import { ObjectFiles } from './object-files';
 import type { ObjectIndex } from './object-index';
-import { isObjectName } from './names';
 import { objectWritersGate } from './writers-gate';
 
 /** Runs `operation` inside one metadata transaction (MetaStore.transact). */
@@ -30,9 +30,28 @@ export class ObjectStore {
     this.gate = objectWritersGate(dir);
   }
 
-  /** Stubs the layer under `root` and returns the objects it references (see sealLayer). */
-  sealLayer(root: string): Promise<Map<string, number>> {
-    return this.gate.shared(() => sealLayer(root, this.files));
+  /**
+   * The objects the layer under `root` references (name -> size), its
+   * regular files moved into the store first (see sealLayer). A layer only
+   * strata's Apply wrote lists them in its `manifest`, so it is not walked;
+   * files written into it otherwise since then stay as they are.
+   */
+  sealLayer(root: string, manifest: string): Promise<Map<string, number>> {
+    return this.gate.shared(async () => {
+      const listed = readManifest(manifest);
+      return listed === undefined ? sealLayer(root, this.files) : this.sizes(listed);
+    });
+  }
+
+  /** Each object's size; fails with MissingObjectError for one that is gone. */
+  private sizes(names: string[]): Map<string, number> {
+    const objects = new Map<string, number>();
+    for (const name of names) {
+      const st = fs.lstatSync(this.files.objectPath(name), { throwIfNoEntry: false });
+      if (st === undefined) throw new MissingObjectError(`the layer's object ${name} is missing`);
+      objects.set(name, st.size);
+    }
+    return objects;
   }
 
   /**
@@ -66,4 +85,19 @@ export class ObjectStore {
     }
     return names;
   }
+}
+
+/** The object names a manifest lists; undefined when there is none. */
+function readManifest(manifest: string): string[] | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(manifest, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const names = text.split('\n').filter((name) => name !== '');
+  const invalid = names.find((name) => !isObjectName(name));
+  if (invalid !== undefined) throw new Error(`object manifest ${manifest} names ${JSON.stringify(invalid)}, which is no object`);
+  return names;
 }

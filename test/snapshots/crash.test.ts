@@ -109,7 +109,7 @@ describe('crash safety (overlay, kill -9)', () => {
 /** The objects in a root's object store, by name. */
 async function storedObjects(root: string): Promise<string[]> {
   const dir = path.join(root, 'objects');
-  const fanouts = (await fs.readdir(dir).catch(() => [])).filter((name) => name.length === 2);
+  const fanouts = (await fs.readdir(dir).catch(() => [])).filter((name) => name.length === 1);
   return (await Promise.all(fanouts.map(async (fanout) => (await fs.readdir(path.join(dir, fanout))).map((name) => `${fanout}/${name}`)))).flat();
 }
 

@@ -37,7 +37,7 @@ export async function createOverlayBackend(options: OverlayBackendOptions): Prom
   const objects = new ObjectStore(layout.objectsDir, index, (operation) => store.transact(operation));
   const backend = new OverlayBackend(layout, features, objects, mode);
   if (mode.enabled) {
-    await mkdir(layout.objectsDir, { recursive: true, mode: 0o700 });
+    objects.files.create();
     await mkdir(layout.linksDir, { recursive: true, mode: 0o700 });
     await mkdir(layout.emptyDir, { recursive: true, mode: 0o755 });
     await backend.linkExistingLayers();

@@ -8,8 +8,9 @@ import { invalidArgument } from '../../snapshots/errors';
  */
 const LINK_ANCHORS_DIR = '/run/strata';
 
-/** Beside `fs` in a snapshot's dir: Apply wrote stubs there (see ApplyOptions.objects). */
+/** Beside `fs` in a snapshot's dir: Apply wrote stubs there, and which objects they name (see ApplyOptions.objects). */
 const STUB_MARKER = 'stubs';
+const OBJECT_MANIFEST = 'objects';
 
 /**
  * Where the overlay backend keeps its files, as containerd's overlayfs
@@ -71,9 +72,14 @@ export class OverlayLayout {
     return path.join(this.snapshotsDir, requireId(id), STUB_MARKER);
   }
 
-  /** The stub marker of the snapshot whose upper dir is `upperDir`. */
-  static stubMarkerOfUpper(upperDir: string): string {
-    return path.join(path.dirname(upperDir), STUB_MARKER);
+  objectManifest(id: string): string {
+    return path.join(this.snapshotsDir, requireId(id), OBJECT_MANIFEST);
+  }
+
+  /** The stub marker and object manifest of the snapshot whose upper dir is `upperDir`. */
+  static objectFilesOfUpper(upperDir: string): { marker: string; manifest: string } {
+    const dir = path.dirname(upperDir);
+    return { marker: path.join(dir, STUB_MARKER), manifest: path.join(dir, OBJECT_MANIFEST) };
   }
 }
 

@@ -175,7 +175,7 @@ export class OverlayBackend implements Backend {
       // Before any file moves to the store: should this Commit fail, Cleanup
       // must still keep the objects the still active snapshot's stubs use.
       closeSync(openSync(this.layout.stubMarker(ref.id), 'a', 0o600));
-      objects = await this.objects.sealLayer(this.layout.fsDir(ref.id));
+      objects = await this.objects.sealLayer(this.layout.fsDir(ref.id), this.layout.objectManifest(ref.id));
     } catch (err) {
       if (err instanceof MissingObjectError) throw failedPrecondition(`cannot commit snapshot ${ref.id}: ${err.message}`);
       if (isErrno(err, 'ENOENT')) throw notFound(`storage of snapshot ${ref.id} is missing`);
