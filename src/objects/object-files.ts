@@ -59,22 +59,46 @@ export class ObjectFiles {
 
   /**
    * The object for content already in memory (`chunks`, hashed to
-   * `sha256`): when it exists, nothing is written at all; else it is
-   * written and kept as `keep` does.
+   * `sha256`), written straight under its name when new: one file created,
+   * no temporary name. Its digest xattr, set last, marks it complete. An
+   * object found without one is a write cut short by a crash, or one this
+   * process is still making; it is replaced whole by a rename, so no stub
+   * can ever see part of it.
    */
   storeContent(sha256: Buffer, chunks: Buffer[]): string {
     const name = objectName(sha256);
-    if (this.exists(name)) {
-      this.verify(name, sha256);
-      return name;
+    const target = this.objectPath(name);
+    let fd: number;
+    try {
+      fd = fs.openSync(target, CREATE_NEW, OBJECT_MODE);
+    } catch (err) {
+      if (errno(err) === 'ENOENT') {
+        fs.mkdirSync(path.dirname(target), { recursive: true, mode: DIR_MODE });
+        return this.storeContent(sha256, chunks);
+      }
+      if (errno(err) !== 'EEXIST') throw err;
+      return this.complete(name, sha256) ? name : this.replace(name, sha256, chunks);
     }
+    try {
+      for (const chunk of chunks) writeAll(fd, chunk);
+    } finally {
+      fs.closeSync(fd);
+    }
+    setAttributeSync(target, DIGEST_XATTR, sha256);
+    return name;
+  }
+
+  /** Writes the object anew under a temporary name and renames it over the one there. */
+  private replace(name: string, sha256: Buffer, chunks: Buffer[]): string {
     const temp = this.createTemp();
     try {
       for (const chunk of chunks) writeAll(temp.fd, chunk);
     } finally {
       fs.closeSync(temp.fd);
     }
-    return this.keep(temp.path, sha256);
+    setAttributeSync(temp.path, DIGEST_XATTR, sha256);
+    this.renameIn(temp.path, name);
+    return name;
   }
 
   /** A new, empty temporary file for content; the caller writes it and hands it to `keep`. */
@@ -97,37 +121,30 @@ export class ObjectFiles {
    */
   keep(tempPath: string, sha256: Buffer): string {
     const name = objectName(sha256);
-    if (this.exists(name)) {
+    if (this.complete(name, sha256)) {
       fs.unlinkSync(tempPath);
-      this.verify(name, sha256);
       return name;
     }
     setAttributeSync(tempPath, DIGEST_XATTR, sha256);
-    try {
-      fs.renameSync(tempPath, this.objectPath(name));
-    } catch (err) {
-      if (errno(err) !== 'ENOENT') throw err;
-      // A fan-out directory gone missing: made again.
-      fs.mkdirSync(path.dirname(this.objectPath(name)), { recursive: true, mode: DIR_MODE });
-      fs.renameSync(tempPath, this.objectPath(name));
-    }
+    this.renameIn(tempPath, name);
     return name;
   }
 
   /**
-   * Takes an existing file's inode as the object for `sha256` when there is
-   * none yet (no data copied); returns the name and whether the inode became
-   * the object. The caller replaces the file with a stub, then calls `seal`.
+   * Takes an existing file's inode as the object for `sha256` when the
+   * store has no complete one (no data copied); returns the name and
+   * whether the inode became the object. The caller replaces the file with
+   * a stub, then calls `seal`.
    */
   adopt(file: string, sha256: Buffer): { name: string; adopted: boolean } {
     const name = objectName(sha256);
-    if (this.exists(name)) {
-      this.verify(name, sha256);
-      return { name, adopted: false };
-    }
-    const adopted = this.linkIfAbsent(file, name, sha256);
-    if (!adopted) this.verify(name, sha256);
-    return { name, adopted };
+    if (this.complete(name, sha256)) return { name, adopted: false };
+    setAttributeSync(file, DIGEST_XATTR, sha256);
+    const temp = `${this.tempDir}/${this.tempPrefix}${++this.tempCount}`;
+    fs.mkdirSync(this.tempDir, { recursive: true, mode: DIR_MODE });
+    fs.linkSync(file, temp);
+    this.renameIn(temp, name);
+    return { name, adopted: true };
   }
 
   /** An adopted inode, no longer reachable from its layer, loses the layer's owner and mode. */
@@ -141,26 +158,28 @@ export class ObjectFiles {
     return fs.lstatSync(this.objectPath(name), { throwIfNoEntry: false }) !== undefined;
   }
 
-  /** Links `source` as object `name`; false when the name is taken. */
-  private linkIfAbsent(source: string, name: string, sha256: Buffer): boolean {
-    const target = this.objectPath(name);
-    setAttributeSync(source, DIGEST_XATTR, sha256);
-    for (;;) {
-      try {
-        fs.linkSync(source, target);
-        return true;
-      } catch (err) {
-        if (errno(err) === 'EEXIST') return false;
-        if (errno(err) !== 'ENOENT') throw err;
-        fs.mkdirSync(path.dirname(target), { recursive: true, mode: DIR_MODE });
-      }
+  /**
+   * Whether object `name` is there and complete (its digest xattr is set
+   * last); a complete one with another digest is a name collision, refused.
+   */
+  private complete(name: string, sha256: Buffer): boolean {
+    const stored = getAttributeSync(this.objectPath(name), DIGEST_XATTR);
+    if (stored === null) return false;
+    if (!sha256.equals(stored)) {
+      throw new ObjectCollisionError(`object ${name} holds content with another digest than sha256:${sha256.toString('hex')}`);
     }
+    return true;
   }
 
-  private verify(name: string, sha256: Buffer): void {
-    const stored = getAttributeSync(this.objectPath(name), DIGEST_XATTR);
-    if (stored === null || !sha256.equals(stored)) {
-      throw new ObjectCollisionError(`object ${name} holds content with another digest than sha256:${sha256.toString('hex')}`);
+  private renameIn(source: string, name: string): void {
+    const target = this.objectPath(name);
+    try {
+      fs.renameSync(source, target);
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+      // A fan-out directory gone missing: made again.
+      fs.mkdirSync(path.dirname(target), { recursive: true, mode: DIR_MODE });
+      fs.renameSync(source, target);
     }
   }
 }
