@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       log_level: 'info',
       sync_remove: false,
       diff: { containerd_address: '/run/containerd/containerd.sock', namespace: 'default' },
+      overlay: { object_store: 'auto' },
       thin: thinConfigSchema.parse({}),
     });
   });
@@ -59,6 +60,9 @@ metrics_address = "127.0.0.1:9100"
 containerd_address = "/run/c.sock"
 namespace = "k8s.io"
 
+[overlay]
+object_store = "off"
+
 [thin]
 pool_name = "strata-pool"
 base_image_size = "20GB"
@@ -72,6 +76,7 @@ base_image_size = "20GB"
     assert.equal(config.sync_remove, true);
     assert.equal(config.metrics_address, '127.0.0.1:9100');
     assert.deepEqual(config.diff, { containerd_address: '/run/c.sock', namespace: 'k8s.io' });
+    assert.equal(config.overlay.object_store, 'off');
     assert.equal(config.thin.pool_name, 'strata-pool');
     assert.equal(config.thin.base_image_size, 20_000_000_000);
   });
@@ -138,6 +143,7 @@ describe('loadConfig validation names the bad key', () => {
     ['diff = 3', 'config FILE: diff: expected a table, got 3'],
     ['[diff]\ncontainerd_address = "c.sock"', 'config FILE: diff.containerd_address: expected an absolute path, got "c.sock"'],
     ['[diff]\nnamespace = ""', 'config FILE: diff.namespace: must not be empty, got ""'],
+    ['[overlay]\nobject_store = "yes"', 'config FILE: overlay.object_store: expected one of "auto", "on", "off", got "yes"'],
     [
       '[thin]\nbase_image_size = "ten"',
       'config FILE: thin.base_image_size: expected a size like "10GB", "512MiB" or a number of bytes, got "ten"',
@@ -155,6 +161,7 @@ describe('loadConfig validation names the bad key', () => {
     assert.equal(await errorFor('[diff]\nnamespaces = "x"'), 'config FILE: diff.namespaces: unknown key');
     assert.equal(await errorFor('[metrics]\naddress = "x"'), 'config FILE: metrics: unknown key');
     assert.equal(await errorFor('[thin]\npool = "x"'), 'config FILE: thin.pool: unknown key');
+    assert.equal(await errorFor('[overlay]\nobjects = "on"'), 'config FILE: overlay.objects: unknown key');
   });
 
   test('every problem is reported, separated by "; "', async () => {
