@@ -171,7 +171,13 @@ describe('overlay object store', needsDataOnlyLayers, () => {
       assert.equal(fs.readFileSync(file, 'utf8'), shared);
       assert.equal(fs.statSync(file).mode & 0o7777, 0o755, 'each path keeps its own metadata');
       assert.equal(fs.statSync(file).nlink, 1, 'a shared content is no hard link');
+      // A write through one path copies up; the object, and every other path to it, stay as they were.
+      fs.appendFileSync(file, 'changed by the container\n');
+      assert.equal(fs.readFileSync(objectFile(strata.root, shared), 'utf8'), shared);
     });
+    const other = await strata.snapshotter.prepare('another-b', b, {});
+    await withMounts(other, async (dir) => assert.equal(fs.readFileSync(path.join(dir, 'usr/lib.so'), 'utf8'), shared));
+    await strata.snapshotter.remove('another-b');
     await strata.snapshotter.remove('container-b');
     await strata.snapshotter.remove(b);
     await strata.snapshotter.cleanup();
