@@ -44,7 +44,8 @@ async function sha256Of(file: string): Promise<Buffer> {
 /**
  * Turns the layer under `root` into stubs over `files` and returns the
  * objects it references (name -> size). Fails with MissingObjectError when
- * a stub's object is missing (an apply cut short by a crash).
+ * a stub's object is missing, which no crash leaves (objects are complete
+ * before the stubs that name them are made): the store was tampered with.
  */
 export async function sealLayer(root: string, files: ObjectFiles): Promise<Map<string, number>> {
   const objects = new Map<string, number>();

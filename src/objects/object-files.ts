@@ -67,6 +67,8 @@ export class ObjectFiles {
    */
   storeContent(sha256: Buffer, chunks: Buffer[]): string {
     const name = objectName(sha256);
+    // Looked up first: a taken name then costs no failed open (an exception in Node).
+    if (this.complete(name, sha256)) return name;
     const target = this.objectPath(name);
     let fd: number;
     try {
