@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { addToManifest } from '../objects/manifest';
 import { createStub, ObjectFiles, writeAll } from '../objects/object-files';
 import type { ApplyOptions } from './applier';
 import { LayerFormatError, UnsafeEntryError } from './errors';
@@ -60,6 +61,8 @@ export class Unpacker {
   private readonly objects?: ObjectFiles;
   /** Object-store mode: the object each stub (or hard link of one) at a canonical path names. */
   private readonly stubs = new Map<string, string>();
+  /** And each object's size. */
+  private readonly objectSizes = new Map<string, number>();
 
   constructor(
     private readonly root: string,
@@ -83,7 +86,9 @@ export class Unpacker {
     }
     this.makeSpecials();
     this.finishDirectories();
-    if (this.opts.objects) addToManifest(this.opts.objects.manifest, new Set(this.stubs.values()));
+    if (this.opts.objects) {
+      addToManifest(this.opts.objects.manifest, new Map([...this.stubs.values()].map((name) => [name, this.objectSizes.get(name)!])));
+    }
     return entries;
   }
 
@@ -258,6 +263,7 @@ export class Unpacker {
     }
     const mtime = seconds(header.mtimeNs);
     this.stubs.set(canonical, name);
+    this.objectSizes.set(name, header.size);
     createStub(this.abs(canonical), name, {
       size: header.size, mode: header.mode, uid: header.uid, gid: header.gid,
       atimeSeconds: mtime, mtimeSeconds: mtime, chmod: this.needsChmod(header.mode),
@@ -398,16 +404,4 @@ export class Unpacker {
     writeXattrs([...this.xattrs].map(([canonical, xattrs]) => [this.abs(canonical), xattrs] as [string, Xattrs]));
     for (const [canonical, header] of this.dirs) fs.utimesSync(this.abs(canonical), seconds(header.mtimeNs), seconds(header.mtimeNs));
   }
-}
-
-/**
- * Adds `names` to the manifest file (one name a line), replacing it at
- * once: a crash leaves the old manifest or the new one, never a part.
- */
-function addToManifest(manifest: string, names: Set<string>): void {
-  const existing = fs.readFileSync(manifest, { encoding: 'utf8', flag: 'a+' });
-  for (const name of existing.split('\n')) if (name !== '') names.add(name);
-  const temp = `${manifest}.new`;
-  fs.writeFileSync(temp, [...names].map((name) => `${name}\n`).join(''), { mode: 0o600 });
-  fs.renameSync(temp, manifest);
 }

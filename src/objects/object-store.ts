@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { readdirIfPresent } from '../fsutil/readdir';
-import { layerObjects, MissingObjectError, sealLayer } from './layer-seal';
+import { layerObjects, sealLayer } from './layer-seal';
+import { readManifest } from './manifest';
 import { isObjectName } from './names';
 import { ObjectFiles } from './object-files';
 import type { ObjectIndex } from './object-index';
@@ -38,20 +39,10 @@ export class ObjectStore {
    */
   sealLayer(root: string, manifest: string): Promise<Map<string, number>> {
     return this.gate.shared(async () => {
-      const listed = readManifest(manifest);
-      return listed === undefined ? sealLayer(root, this.files) : this.sizes(listed);
+      // A manifest is written once its objects are in the store, and Cleanup
+      // cannot run meanwhile: what it lists is there.
+      return readManifest(manifest) ?? sealLayer(root, this.files);
     });
-  }
-
-  /** Each object's size; fails with MissingObjectError for one that is gone. */
-  private sizes(names: string[]): Map<string, number> {
-    const objects = new Map<string, number>();
-    for (const name of names) {
-      const st = fs.lstatSync(this.files.objectPath(name), { throwIfNoEntry: false });
-      if (st === undefined) throw new MissingObjectError(`the layer's object ${name} is missing`);
-      objects.set(name, st.size);
-    }
-    return objects;
   }
 
   /**
@@ -85,19 +76,4 @@ export class ObjectStore {
     }
     return names;
   }
-}
-
-/** The object names a manifest lists; undefined when there is none. */
-function readManifest(manifest: string): string[] | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(manifest, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  const names = text.split('\n').filter((name) => name !== '');
-  const invalid = names.find((name) => !isObjectName(name));
-  if (invalid !== undefined) throw new Error(`object manifest ${manifest} names ${JSON.stringify(invalid)}, which is no object`);
-  return names;
 }

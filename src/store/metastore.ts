@@ -37,9 +37,13 @@ export class MetaStore {
     );
   }
 
-  /** A database for a backend's own records; writes made during `transact` commit with it. */
-  backendDatabase<V = any>(name: string): Database<V, string> {
-    return this.env.openDB<V, string>({ name: `backend-${name}` });
+  /**
+   * A database for a backend's own records; writes made during `transact`
+   * commit with it. `plainMaps`: records as plain msgpack maps (see
+   * PLAIN_MAPS), for databases that never held lmdb-js's record format.
+   */
+  backendDatabase<V = any>(name: string, options: { plainMaps?: boolean } = {}): Database<V, string> {
+    return this.env.openDB<V, string>({ name: `backend-${name}`, ...(options.plainMaps ? PLAIN_MAPS : {}) });
   }
 
   /**

@@ -33,7 +33,10 @@ export async function createOverlayBackend(options: OverlayBackendOptions): Prom
   }
   const mode: ObjectStoreMode = { enabled: reason === undefined, configured: options.objectStore, ...(reason === undefined ? {} : { reason }) };
   const { store } = options;
-  const index = new ObjectIndex(store.backendDatabase('overlay-objects'), store.backendDatabase('overlay-layers'));
+  const index = new ObjectIndex(
+    store.backendDatabase('overlay-objects', { plainMaps: true }),
+    store.backendDatabase('overlay-layers', { plainMaps: true }),
+  );
   const objects = new ObjectStore(layout.objectsDir, index, (operation) => store.transact(operation));
   const backend = new OverlayBackend(layout, features, objects, mode);
   if (mode.enabled) {

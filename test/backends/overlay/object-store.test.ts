@@ -12,6 +12,7 @@ import { applyToMounts } from '../../../src/diff/apply-layer';
 import { withMounts } from '../../../src/mount';
 import { objectName } from '../../../src/objects/names';
 import { isSnapshotError } from '../../../src/snapshots/errors';
+import type { Mount } from '../../../src/snapshots/types';
 import { Snapshotter } from '../../../src/snapshots/snapshotter';
 import { MetaStore } from '../../../src/store/metastore';
 import { describeTree, makeRichTree } from '../../changeset/fixtures';
@@ -81,6 +82,13 @@ function tarOf(entries: Entry[]): Buffer {
   }
   parts.push(Buffer.alloc(1024));
   return Buffer.concat(parts);
+}
+
+/** Where a snapshot's own files are: the overlay's upper dir. */
+function writableDir(mounts: Mount[]): string {
+  const upper = mounts[0].options.find((o) => o.startsWith('upperdir='));
+  assert.ok(upper, JSON.stringify(mounts));
+  return upper.slice('upperdir='.length);
 }
 
 const sha256 = (content: string) => createHash('sha256').update(content).digest();
@@ -242,6 +250,9 @@ describe('overlay object store', needsDataOnlyLayers, () => {
     const strata = await strataIn(t, 'on');
     const mounts = await strata.snapshotter.prepare('extracting', '', {});
     await applyToMounts(Readable.from([tarOf([{ name: 'f', content: 'gone\n' }])]), mounts, { strataRoot: strata.root, writeObjects: true });
+    // Without its manifest the layer is walked at Commit, as one written through a mount is.
+    const snapshotDir = path.dirname(writableDir(mounts));
+    fs.rmSync(path.join(snapshotDir, 'objects'));
     fs.rmSync(objectFile(strata.root, 'gone\n'));
     await assert.rejects(strata.snapshotter.commit('layer', 'extracting', {}), /missing/);
   });
