@@ -79,6 +79,14 @@ export class TarReader {
     }
   }
 
+  /**
+   * Bytes of the current entry's body not handed out yet. At 0, the last
+   * piece stays valid until next() (no more source chunks are asked for).
+   */
+  get bodyRemaining(): number {
+    return this.remaining;
+  }
+
   /** The next piece of the current entry's body, or null when it is all read. */
   readBody(): Buffer | null {
     if (this.remaining === 0) return null;

@@ -242,8 +242,9 @@ export class Unpacker {
       const chunks: Buffer[] = [];
       for (let c = reader.readBody(); c; c = reader.readBody()) {
         hash.update(c);
-        // The reader's chunks are views of memory it reuses.
-        chunks.push(Buffer.from(c));
+        // The reader's pieces are views of memory it reuses once it reads on;
+        // the last one (most often the only one) stays valid until then.
+        chunks.push(reader.bodyRemaining === 0 ? c : Buffer.from(c));
       }
       name = objects.storeContent(hash.digest(), chunks);
     } else {
