@@ -14,20 +14,37 @@ export interface ObjectRecord {
  * Remove or Cleanup it belongs to, so counts and snapshots change together
  * or not at all.
  */
+/** What the index records in all: kept as it changes, so status and metrics read one record. */
+export interface ObjectTotals {
+  objects: number;
+  bytes: number;
+}
+
+const TOTALS_KEY = 'totals';
+
 export class ObjectIndex {
   constructor(
     /** Object name -> record. */
     private readonly objects: Database<ObjectRecord, string>,
     /** Storage id of a committed object-store layer -> the objects it references, each once. */
     private readonly layers: Database<string[], string>,
+    /** One record: the ObjectTotals of `objects`. */
+    private readonly counters: Database<ObjectTotals, string>,
   ) {}
 
   /** Records committed layer `id` as referencing `objects` (name -> size). */
   addLayer(id: string, objects: ReadonlyMap<string, number>): void {
     this.layers.putSync(id, [...objects.keys()]);
+    const totals = this.totals();
     for (const [name, size] of objects) {
-      this.objects.putSync(name, { size, refs: (this.objects.get(name)?.refs ?? 0) + 1 });
+      const record = this.objects.get(name);
+      if (record === undefined) {
+        totals.objects++;
+        totals.bytes += size;
+      }
+      this.objects.putSync(name, { size, refs: (record?.refs ?? 0) + 1 });
     }
+    this.counters.putSync(TOTALS_KEY, totals);
   }
 
   /** Drops layer `id`'s references; a layer stored without objects has none. */
@@ -67,22 +84,22 @@ export class ObjectIndex {
    */
   forgetUnreferenced(names: Iterable<string>): string[] {
     const forgotten: string[] = [];
+    const totals = this.totals();
     for (const name of names) {
       const record = this.objects.get(name);
       if (record !== undefined && record.refs > 0) continue;
-      if (record !== undefined) this.objects.removeSync(name);
+      if (record !== undefined) {
+        this.objects.removeSync(name);
+        totals.objects--;
+        totals.bytes -= record.size;
+      }
       forgotten.push(name);
     }
+    this.counters.putSync(TOTALS_KEY, totals);
     return forgotten;
   }
 
-  totals(): { objects: number; bytes: number } {
-    let objects = 0;
-    let bytes = 0;
-    for (const { value } of this.objects.getRange()) {
-      objects++;
-      bytes += value.size;
-    }
-    return { objects, bytes };
+  totals(): ObjectTotals {
+    return { ...(this.counters.get(TOTALS_KEY) ?? { objects: 0, bytes: 0 }) };
   }
 }

@@ -36,6 +36,7 @@ export async function createOverlayBackend(options: OverlayBackendOptions): Prom
   const index = new ObjectIndex(
     store.backendDatabase('overlay-objects', { plainMaps: true }),
     store.backendDatabase('overlay-layers', { plainMaps: true }),
+    store.backendDatabase('overlay-object-totals', { plainMaps: true }),
   );
   const objects = new ObjectStore(layout.objectsDir, index, (operation) => store.transact(operation));
   const backend = new OverlayBackend(layout, features, objects, mode);
