@@ -18,6 +18,7 @@
  */
 import { promises as fsp, type BigIntStats } from 'node:fs';
 import path from 'node:path';
+import { isInside, isMissing } from '../fsutil/paths';
 import { failedPrecondition } from '../snapshots/errors';
 import { withParents, type Change } from './change';
 import { statInfo, walkTree, type WalkedPath, type Xattrs } from './file-info';
@@ -33,12 +34,6 @@ export interface OverlayOptions {
 
 export function isWhiteout(st: BigIntStats): boolean {
   return st.isCharacterDevice() && st.rdev === 0n;
-}
-
-/** A path lookup failed because the path is not there. */
-function isMissing(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 /**
@@ -87,11 +82,6 @@ function splitXattrs(all: Xattrs, prefix: string): { own: Xattrs; markers: Xattr
     else own.set(name, value);
   }
   return { own, markers };
-}
-
-function isInside(file: string, dir: string): boolean {
-  const rel = path.relative(dir, file);
-  return rel !== '' && rel !== '..' && !rel.startsWith('../') && !path.isAbsolute(rel);
 }
 
 /**

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { OverlayLayout } from '../backends/overlay/layout';
 import { applyLayer, type ApplyResult } from '../changeset';
+import { isInside } from '../fsutil/paths';
 import { withMounts } from '../mount';
 import { objectWritersGate } from '../objects/writers-gate';
 import { invalidArgument } from '../snapshots/errors';
@@ -23,11 +24,6 @@ export interface ApplyTargetOptions {
   writeObjects?: boolean;
 }
 
-function isInside(dir: string, parent: string): boolean {
-  const rel = path.relative(parent, path.resolve(dir));
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
-}
-
 /**
  * Applies a layer stream to the snapshot `mounts` describe, the cheapest
  * safe way: strata's own overlay gets the layer written straight into its
@@ -38,13 +34,13 @@ function isInside(dir: string, parent: string): boolean {
 export async function applyToMounts(layer: AsyncIterable<Buffer>, mounts: Mount[], opts: ApplyTargetOptions = {}): Promise<ApplyResult> {
   if (mounts.length === 0) throw invalidArgument('apply needs the mounts of the target snapshot, got none');
   const overlay = overlayDirs(mounts);
-  const storage = opts.strataRoot === undefined ? undefined : new OverlayLayout(path.resolve(opts.strataRoot)).snapshotsDir;
+  const layout = opts.strataRoot === undefined ? undefined : new OverlayLayout(path.resolve(opts.strataRoot));
   const common = { streamDigest: opts.blobDigest, entriesStarted: opts.entriesStarted };
-  const inStorage = (dir: string) => storage !== undefined && isInside(dir, storage);
-  if (overlay?.upperDir !== undefined && inStorage(overlay.upperDir)) {
+  const inStorage = (dir: string) => layout !== undefined && isInside(dir, layout.snapshotsDir);
+  if (overlay?.upperDir !== undefined && layout !== undefined && inStorage(overlay.upperDir)) {
     const upperDir = overlay.upperDir;
     const upper = { ...common, mode: 'overlay-upper' as const, userxattr: overlay.userxattr, lowerDirs: overlay.lowerDirs, escapeOverlayXattrs: true };
-    const objectsDir = new OverlayLayout(path.resolve(opts.strataRoot!)).objectsDir;
+    const { objectsDir } = layout;
     if (!opts.writeObjects || overlay.dataDirs.length !== 1 || path.resolve(overlay.dataDirs[0]) !== objectsDir) {
       return applyLayer(layer, upperDir, upper);
     }

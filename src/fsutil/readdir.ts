@@ -1,12 +1,12 @@
 import { readdir } from 'node:fs/promises';
+import { isMissing } from './paths';
 
 /** The names in `dir`; none when it does not exist (or is no directory). */
 export async function readdirIfPresent(dir: string): Promise<string[]> {
   try {
     return await readdir(dir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    if (isMissing(err)) return [];
     throw err;
   }
 }
