@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { addToManifest } from '../objects/manifest';
+import { addToManifest, markStubs } from '../objects/manifest';
 import { createStub, ObjectFiles, writeAll } from '../objects/object-files';
 import type { ApplyOptions } from './applier';
 import { LayerFormatError, UnsafeEntryError } from './errors';
@@ -70,7 +70,7 @@ export class Unpacker {
   ) {
     this.rootSlash = root.endsWith('/') ? root : `${root}/`;
     if (opts.objects) {
-      fs.closeSync(fs.openSync(opts.objects.marker, 'a', 0o600));
+      markStubs(opts.objects.marker);
       this.objects = new ObjectFiles(opts.objects.dir);
     }
   }

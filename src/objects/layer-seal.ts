@@ -9,26 +9,37 @@ import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
-import { walkRegularFiles } from './layer-walk';
+import { forEachEntry } from '../fsutil/walk';
 import { DIGEST_XATTR, METACOPY_XATTR, objectOfRedirect, REDIRECT_XATTR } from './names';
 import { createStub, type ObjectFiles } from './object-files';
 
 /** A stub whose object is gone: the layer cannot be read and must not be committed. */
 export class MissingObjectError extends Error {}
 
+/**
+ * What overlay's metacopy xattrs make of the regular file `file`: a stub of
+ * the store (with the object it names), another metacopy file (overlay's
+ * own copy-up of a chmod: its data is in the layer below, not in the
+ * store), or a plain file holding its data.
+ */
+function metacopyKind(file: string): { object: string } | 'metacopy' | 'plain' {
+  if (getAttributeSync(file, METACOPY_XATTR) === null) return 'plain';
+  const redirect = getAttributeSync(file, REDIRECT_XATTR);
+  const object = redirect === null ? undefined : objectOfRedirect(redirect);
+  return object === undefined ? 'metacopy' : { object };
+}
+
 /** The object a stub at `file` points to; undefined for a file that is no store stub. */
 export function stubObject(file: string): string | undefined {
-  if (getAttributeSync(file, METACOPY_XATTR) === null) return undefined;
-  const redirect = getAttributeSync(file, REDIRECT_XATTR);
-  // A metacopy file without an absolute redirect is overlay's own copy-up of
-  // a chmod: its data is in the layer below, not in the store.
-  return redirect === null ? undefined : objectOfRedirect(redirect);
+  const kind = metacopyKind(file);
+  return typeof kind === 'object' ? kind.object : undefined;
 }
 
 /** The objects the stubs under `root` point to (name -> content size). */
 export async function layerObjects(root: string): Promise<Map<string, number>> {
   const objects = new Map<string, number>();
-  await walkRegularFiles(root, (file) => {
+  await forEachEntry(root, (file, entry) => {
+    if (!entry.isFile()) return;
     const name = stubObject(file);
     if (name !== undefined) objects.set(name, fs.lstatSync(file).size);
   });
@@ -52,15 +63,16 @@ export async function sealLayer(root: string, files: ObjectFiles): Promise<Map<s
   /** Stubs made for inodes with several links, so their other paths link to the same stub. */
   const stubsByInode = new Map<string, string>();
   const adopted: string[] = [];
-  await walkRegularFiles(root, async (file) => {
-    const name = stubObject(file);
+  await forEachEntry(root, async (file, entry) => {
+    if (!entry.isFile()) return;
+    const kind = metacopyKind(file);
     const st = fs.lstatSync(file);
-    if (name !== undefined) {
-      if (!files.exists(name)) throw new MissingObjectError(`${file} points to object ${name}, which is missing`);
-      objects.set(name, st.size);
+    if (typeof kind === 'object') {
+      if (!files.exists(kind.object)) throw new MissingObjectError(`${file} points to object ${kind.object}, which is missing`);
+      objects.set(kind.object, st.size);
       return;
     }
-    if (st.size === 0 || getAttributeSync(file, METACOPY_XATTR) !== null) return;
+    if (st.size === 0 || kind === 'metacopy') return;
     const inode = `${st.dev}:${st.ino}`;
     const linkedStub = st.nlink > 1 ? stubsByInode.get(inode) : undefined;
     const temp = path.join(path.dirname(file), `.strata-stub-${randomBytes(8).toString('hex')}`);

@@ -1,10 +1,20 @@
 /**
- * A layer's object manifest: the objects its stubs name, with their sizes,
- * one `<name> <size>` a line. Apply writes it once the objects are in the
- * store, so Commit can count them without walking the layer.
+ * What a layer that is not committed yet says about its stubs: a marker
+ * that it has some, and its object manifest, the objects its stubs name
+ * with their sizes, one `<name> <size>` a line. Apply writes the manifest
+ * once the objects are in the store, so Commit can count them without
+ * walking the layer.
  */
 import fs from 'node:fs';
 import { isObjectName } from './names';
+
+/**
+ * Creates a layer's stub marker (when missing): from then on Cleanup keeps
+ * the objects the layer's stubs name, though no count covers them yet.
+ */
+export function markStubs(marker: string): void {
+  fs.closeSync(fs.openSync(marker, 'a', 0o600));
+}
 
 /** The objects (name -> size) `manifest` lists; undefined when there is none. */
 export function readManifest(manifest: string): Map<string, number> | undefined {

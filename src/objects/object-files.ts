@@ -3,11 +3,12 @@
  * the apply worker (see changeset/unpacker.ts), which writes one entry after
  * another with blocking system calls, and by Commit's layer scan.
  *
- * An object is written once and never changed: content lands in a
- * temporary file, which is hard-linked under its name when the name is
- * free and dropped when it is taken (after checking the taken one holds the
- * same digest). link(2) never replaces, so concurrent writers of the same
- * content agree on one inode.
+ * An object is written once and never changed. Its digest xattr, set
+ * once all its bytes are there, marks it complete: a name taken by a
+ * complete object is reused (after checking the digest), one taken by an
+ * incomplete object (a write a crash cut short) is replaced whole by a
+ * rename. A small content is written straight under its name; a large one
+ * (streamed before its digest is known) goes through a temporary file.
  */
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +16,7 @@ import path from 'node:path';
 import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 import { DIGEST_XATTR, FANOUT_DIRS, METACOPY_XATTR, objectName, REDIRECT_XATTR, redirectTo } from './names';
 
-/** Under the object directory; never a valid fan-out name (those are two characters). */
+/** Under the object directory; never a valid fan-out name (those are one character). */
 const TEMP_DIR = '.incoming';
 const OBJECT_MODE = 0o400;
 const DIR_MODE = 0o700;
@@ -105,13 +106,18 @@ export class ObjectFiles {
 
   /** A new, empty temporary file for content; the caller writes it and hands it to `keep`. */
   createTemp(): { path: string; fd: number } {
+    return this.inTempDir((file) => ({ path: file, fd: fs.openSync(file, CREATE_NEW, OBJECT_MODE) }));
+  }
+
+  /** Runs `make` on a fresh temporary path, making the temporary directory (Cleanup removes it) when missing. */
+  private inTempDir<T>(make: (file: string) => T): T {
     const file = `${this.tempDir}/${this.tempPrefix}${++this.tempCount}`;
     try {
-      return { path: file, fd: fs.openSync(file, CREATE_NEW, OBJECT_MODE) };
+      return make(file);
     } catch (err) {
       if (errno(err) !== 'ENOENT') throw err;
       fs.mkdirSync(this.tempDir, { recursive: true, mode: DIR_MODE });
-      return { path: file, fd: fs.openSync(file, CREATE_NEW, OBJECT_MODE) };
+      return make(file);
     }
   }
 
@@ -142,9 +148,10 @@ export class ObjectFiles {
     const name = objectName(sha256);
     if (this.complete(name, sha256)) return { name, adopted: false };
     setAttributeSync(file, DIGEST_XATTR, sha256);
-    const temp = `${this.tempDir}/${this.tempPrefix}${++this.tempCount}`;
-    fs.mkdirSync(this.tempDir, { recursive: true, mode: DIR_MODE });
-    fs.linkSync(file, temp);
+    const temp = this.inTempDir((path) => {
+      fs.linkSync(file, path);
+      return path;
+    });
     this.renameIn(temp, name);
     return { name, adopted: true };
   }

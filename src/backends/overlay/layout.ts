@@ -87,7 +87,11 @@ export class OverlayLayout {
  * Ids are numeric, so they can never collide with the temporary names
  * (`new-…`, `trash-…`) and never escape `snapshots/`.
  */
+export function isId(name: string): boolean {
+  return /^[0-9]+$/.test(name);
+}
+
 export function requireId(id: string): string {
-  if (!/^[0-9]+$/.test(id)) throw invalidArgument(`invalid snapshot storage id ${JSON.stringify(id)}: must be numeric`);
+  if (!isId(id)) throw invalidArgument(`invalid snapshot storage id ${JSON.stringify(id)}: must be numeric`);
   return id;
 }

@@ -1,16 +1,17 @@
-import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { mkdir, readdir, readlink, rm, symlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { readdirIfPresent } from '../../fsutil/readdir';
 import { diskUsage } from '../../fsutil/usage';
 import { MissingObjectError } from '../../objects/layer-seal';
+import { markStubs } from '../../objects/manifest';
 import type { ObjectStore } from '../../objects/object-store';
 import type { Backend, CommittedStorage, NewSnapshot, StagedStorage } from '../../snapshots/backend';
 import { failedPrecondition, invalidArgument, notFound } from '../../snapshots/errors';
 import type { Mount, SnapshotRef, Usage } from '../../snapshots/types';
 import type { OverlayFeatures } from './features';
-import { type OverlayLayout, requireId } from './layout';
+import { isId, type OverlayLayout, requireId } from './layout';
 import { overlayMounts } from './mounts';
 
 /** Modes containerd gives these dirs; set explicitly so the umask cannot narrow them. */
@@ -174,7 +175,7 @@ export class OverlayBackend implements Backend {
     try {
       // Before any file moves to the store: should this Commit fail, Cleanup
       // must still keep the objects the still active snapshot's stubs use.
-      closeSync(openSync(this.layout.stubMarker(ref.id), 'a', 0o600));
+      markStubs(this.layout.stubMarker(ref.id));
       objects = await this.objects.sealLayer(this.layout.fsDir(ref.id), this.layout.objectManifest(ref.id));
     } catch (err) {
       if (err instanceof MissingObjectError) throw failedPrecondition(`cannot commit snapshot ${ref.id}: ${err.message}`);
@@ -241,7 +242,7 @@ export class OverlayBackend implements Backend {
   /** `l/<id>` -> `../snapshots/<id>/fs`; one a crash left under this id is replaced. */
   #linkShort(id: string): void {
     const link = this.layout.link(id);
-    const target = path.join('..', path.basename(this.layout.snapshotsDir), id, 'fs');
+    const target = path.relative(this.layout.linksDir, this.layout.fsDir(id));
     try {
       symlinkSync(target, link);
     } catch (err) {
@@ -259,7 +260,7 @@ export class OverlayBackend implements Backend {
     await symlink(this.layout.linksDir, this.layout.linksAnchor);
     const linked = new Set(await readdirIfPresent(this.layout.linksDir));
     for (const name of await readdir(this.layout.snapshotsDir)) {
-      if (/^[0-9]+$/.test(name) && !linked.has(name)) this.#linkShort(name);
+      if (isId(name) && !linked.has(name)) this.#linkShort(name);
     }
   }
 
