@@ -10,9 +10,10 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fetchStatus } from '../../src/client/status-client';
 import { withMounts } from '../../src/mount';
-import { layerObjects } from '../../src/objects/layer-seal';
+import { killWhileWorking } from '../support/crash-rounds';
 import { startFakeContainerd, type FakeContainerd } from '../support/fake-containerd';
 import type { LayerEntry, LayerSpec } from '../support/oci-image';
+import { referencedObjects, storedObjects } from '../support/stored-objects';
 import { layerBlobs } from './layer-blobs';
 import { spawnStrataDiffer, type StrataDiffer } from './strata-differ';
 
@@ -74,32 +75,19 @@ describe('kill -9 during Apply (object store)', () => {
       const { objectStore } = (await fetchStatus(path.join(dir, 's.sock'))).backendStatus as { objectStore: { mode: string } };
       if (objectStore.mode !== 'on') return t.skip(`the object store is off here (${JSON.stringify(objectStore)})`);
       await verify(round);
-      let crashed = false;
       const uncertain = new Set<string>();
-      const worker = async () => {
-        while (!crashed) {
-          const id = ++counter;
-          const layer = id % LAYERS;
-          const key = `extract-${id}`;
-          const name = `layer-${id}`;
-          try {
-            const mounts = await server!.snapshots.prepare(key);
-            await server!.differ.apply(blobs[layer], mounts);
-            uncertain.add(name);
-            await server!.snapshots.commit(name, key);
-            committed.set(name, layer);
-            uncertain.delete(name);
-          } catch (err) {
-            if (!crashed) throw err;
-          }
-        }
-      };
-      const workers = Array.from({ length: WORKERS }, worker);
-      await new Promise((resolve) => setTimeout(resolve, 300 + ((round * 137) % 900)));
-      crashed = true;
-      server.strata.child.kill('SIGKILL');
-      await server.strata.exited;
-      await Promise.all(workers);
+      await killWhileWorking(server.strata, 300 + ((round * 137) % 900), WORKERS, async () => {
+        const id = ++counter;
+        const layer = id % LAYERS;
+        const key = `extract-${id}`;
+        const name = `layer-${id}`;
+        const mounts = await server!.snapshots.prepare(key);
+        await server!.differ.apply(blobs[layer], mounts);
+        uncertain.add(name);
+        await server!.snapshots.commit(name, key);
+        committed.set(name, layer);
+        uncertain.delete(name);
+      });
       server.snapshots.close();
       server.differ.close();
       for (const name of uncertain) committed.delete(name);
@@ -111,16 +99,7 @@ describe('kill -9 during Apply (object store)', () => {
     // Applies the crashes cut short leave active snapshots; containerd removes those.
     for await (const info of server.snapshots.list()) if (info.kind !== 'committed') await server.snapshots.remove(info.name);
     await server.snapshots.cleanup();
-    const referenced = new Set<string>();
-    for (const id of await fs.readdir(path.join(root, 'snapshots'))) {
-      for (const name of (await layerObjects(path.join(root, 'snapshots', id, 'fs'))).keys()) referenced.add(name);
-    }
-    const stored: string[] = [];
-    for (const fanout of await fs.readdir(path.join(root, 'objects'))) {
-      if (fanout.length !== 1) continue;
-      for (const name of await fs.readdir(path.join(root, 'objects', fanout))) stored.push(`${fanout}/${name}`);
-    }
-    assert.deepEqual(stored.sort(), [...referenced].sort(), 'after Cleanup the store holds exactly the objects the layers name');
+    assert.deepEqual(storedObjects(root).sort(), (await referencedObjects(root)).sort(), 'after Cleanup the store holds exactly the objects the layers name');
     await server.stop();
   });
 });

@@ -10,21 +10,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SnapshotsClient } from '../../src/client/snapshots-client';
 import { withMounts } from '../../src/mount';
-import { layerObjects } from '../../src/objects/layer-seal';
-import type { Mount } from '../../src/snapshots/types';
+import { killWhileWorking } from '../support/crash-rounds';
+import { referencedObjects, storedObjects } from '../support/stored-objects';
 import { spawnStrata } from '../support/strata-process';
+import { writableDir } from '../support/writable-dir';
 
 const ROUNDS = Number(process.env.STRATA_CRASH_ROUNDS ?? 25);
 const WORKERS = 8;
-
-/** Where a new file written into the snapshot lands on disk: the bind source or the overlay upper dir. */
-function writableDir(mounts: Mount[]): string {
-  const [m] = mounts;
-  if (m.type === 'bind') return m.source;
-  const upper = m.options.find((o) => o.startsWith('upperdir='));
-  assert.ok(upper, `no upperdir in ${JSON.stringify(m)}`);
-  return upper.slice('upperdir='.length);
-}
 
 describe('crash safety (overlay, kill -9)', () => {
   let root: string;
@@ -46,36 +38,23 @@ describe('crash safety (overlay, kill -9)', () => {
       const client = new SnapshotsClient(address);
       try {
         await verifyCommitted(client, committed, round);
-        let crashed = false;
         const uncertain = new Set<string>();
-        const worker = async () => {
-          while (!crashed) {
-            const id = ++counter;
-            const names = [...committed.keys()];
-            const parent = names.length > 0 && id % 3 !== 0 ? names[id % names.length] : '';
-            const key = `default/${id}/extract-${id} sha256:${id}`;
-            const name = `default/${id}/layer-${id}`;
-            const marker = `marker ${id}\n`;
-            try {
-              const mounts = await client.prepare(key, parent);
-              await fs.writeFile(path.join(writableDir(mounts), 'marker'), marker);
-              uncertain.add(name);
-              await client.commit(name, key);
-              // Every fifth layer is removed at once, before any worker can use it as a parent.
-              if (id % 5 === 0) await client.remove(name);
-              else committed.set(name, marker);
-              uncertain.delete(name);
-            } catch (err) {
-              if (!crashed) throw err;
-            }
-          }
-        };
-        const workers = Array.from({ length: WORKERS }, worker);
-        await new Promise((resolve) => setTimeout(resolve, 20 + ((round * 37) % 200)));
-        crashed = true;
-        server.child.kill('SIGKILL');
-        await server.exited;
-        await Promise.all(workers);
+        await killWhileWorking(server, 20 + ((round * 37) % 200), WORKERS, async () => {
+          const id = ++counter;
+          const names = [...committed.keys()];
+          const parent = names.length > 0 && id % 3 !== 0 ? names[id % names.length] : '';
+          const key = `default/${id}/extract-${id} sha256:${id}`;
+          const name = `default/${id}/layer-${id}`;
+          const marker = `marker ${id}\n`;
+          const mounts = await client.prepare(key, parent);
+          await fs.writeFile(path.join(writableDir(mounts), 'marker'), marker);
+          uncertain.add(name);
+          await client.commit(name, key);
+          // Every fifth layer is removed at once, before any worker can use it as a parent.
+          if (id % 5 === 0) await client.remove(name);
+          else committed.set(name, marker);
+          uncertain.delete(name);
+        });
         // A commit or remove cut short by the crash may or may not have happened.
         for (const name of uncertain) committed.delete(name);
       } finally {
@@ -94,9 +73,7 @@ describe('crash safety (overlay, kill -9)', () => {
       const dirs = await fs.readdir(path.join(root, 'snapshots'));
       assert.equal(dirs.length, listed.length, `directories ${dirs.length} vs snapshots ${listed.length} after Cleanup`);
       // Object-store mode: what the stubs of the snapshots left point to is exactly what the store holds.
-      const referenced = new Set<string>();
-      for (const dir of dirs) for (const name of (await layerObjects(path.join(root, 'snapshots', dir, 'fs'))).keys()) referenced.add(name);
-      assert.deepEqual((await storedObjects(root)).sort(), [...referenced].sort(), 'objects after Cleanup are the referenced ones');
+      assert.deepEqual(storedObjects(root).sort(), (await referencedObjects(root)).sort(), 'objects after Cleanup are the referenced ones');
       assert.ok(committed.size > 10, `the workload committed too little to prove anything (${committed.size})`);
     } finally {
       client.close();
@@ -105,13 +82,6 @@ describe('crash safety (overlay, kill -9)', () => {
     }
   });
 });
-
-/** The objects in a root's object store, by name. */
-async function storedObjects(root: string): Promise<string[]> {
-  const dir = path.join(root, 'objects');
-  const fanouts = (await fs.readdir(dir).catch(() => [])).filter((name) => name.length === 1);
-  return (await Promise.all(fanouts.map(async (fanout) => (await fs.readdir(path.join(dir, fanout))).map((name) => `${fanout}/${name}`)))).flat();
-}
 
 async function verifyCommitted(client: SnapshotsClient, committed: Map<string, string>, round: number): Promise<void> {
   for (const [name, marker] of committed) {

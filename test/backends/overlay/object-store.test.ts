@@ -12,12 +12,13 @@ import { applyToMounts } from '../../../src/diff/apply-layer';
 import { withMounts } from '../../../src/mount';
 import { objectName } from '../../../src/objects/names';
 import { isSnapshotError } from '../../../src/snapshots/errors';
-import type { Mount } from '../../../src/snapshots/types';
 import { Snapshotter } from '../../../src/snapshots/snapshotter';
 import { MetaStore } from '../../../src/store/metastore';
 import { describeTree, makeRichTree } from '../../changeset/fixtures';
 import { layerBytes } from '../../changeset/layer-io';
 import { tempRoot } from '../../mount/temp-root';
+import { storedObjects } from '../../support/stored-objects';
+import { writableDir } from '../../support/writable-dir';
 
 interface Strata {
   root: string;
@@ -84,20 +85,8 @@ function tarOf(entries: Entry[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Where a snapshot's own files are: the overlay's upper dir. */
-function writableDir(mounts: Mount[]): string {
-  const upper = mounts[0].options.find((o) => o.startsWith('upperdir='));
-  assert.ok(upper, JSON.stringify(mounts));
-  return upper.slice('upperdir='.length);
-}
-
 const sha256 = (content: string) => createHash('sha256').update(content).digest();
 const objectFile = (root: string, content: string) => path.join(root, 'objects', objectName(sha256(content)));
-
-function objectFiles(root: string): string[] {
-  const dir = path.join(root, 'objects');
-  return fs.readdirSync(dir).filter((d) => d.length === 1).flatMap((d) => fs.readdirSync(path.join(dir, d)).map((f) => `${d}/${f}`));
-}
 
 /** Data-only lower layers arrived in Linux 6.5; the Debian 12 VM runs 6.1. */
 function kernelHasDataOnlyLayers(): boolean {
@@ -165,7 +154,7 @@ describe('overlay object store', needsDataOnlyLayers, () => {
     const shared = 's'.repeat(50_000);
     const a = await unpack(strata, 'a', [tarOf([{ name: 'lib.so', content: shared }, { name: 'only-a', content: 'a only\n' }])]);
     const b = await unpack(strata, 'b', [tarOf([{ name: 'usr/lib.so', content: shared, mode: 0o755, uid: 3 }, { name: 'only-b', content: 'b only\n' }])]);
-    assert.equal(objectFiles(strata.root).length, 3);
+    assert.equal(storedObjects(strata.root).length, 3);
     const status = await strata.backend.status();
     assert.deepEqual([status.objectStore.objects, status.objectStore.bytes], [3, 50_000 + 14]);
 
@@ -175,7 +164,7 @@ describe('overlay object store', needsDataOnlyLayers, () => {
       const file = path.join(dir, 'usr/lib.so');
       await strata.snapshotter.remove(a);
       await strata.snapshotter.cleanup();
-      assert.deepEqual(objectFiles(strata.root).sort(), [objectName(sha256(shared)), objectName(sha256('b only\n'))].sort());
+      assert.deepEqual(storedObjects(strata.root).sort(), [objectName(sha256(shared)), objectName(sha256('b only\n'))].sort());
       assert.equal(fs.readFileSync(file, 'utf8'), shared);
       assert.equal(fs.statSync(file).mode & 0o7777, 0o755, 'each path keeps its own metadata');
       assert.equal(fs.statSync(file).nlink, 1, 'a shared content is no hard link');
@@ -189,7 +178,7 @@ describe('overlay object store', needsDataOnlyLayers, () => {
     await strata.snapshotter.remove('container-b');
     await strata.snapshotter.remove(b);
     await strata.snapshotter.cleanup();
-    assert.deepEqual(objectFiles(strata.root), []);
+    assert.deepEqual(storedObjects(strata.root), []);
     assert.deepEqual((await strata.backend.status()).objectStore.objects, 0);
   });
 
@@ -222,7 +211,7 @@ describe('overlay object store', needsDataOnlyLayers, () => {
     assert.equal(stub.nlink, 2);
     assert.equal(stub.mode & 0o7777, 0o4750);
     assert.equal(fs.statSync(objectFile(strata.root, 'by the container\n')).mode & 0o7777, 0o400, 'an adopted inode is sealed');
-    assert.equal(objectFiles(strata.root).length, 2, 'the rewritten os-release shares the base layer\'s object');
+    assert.equal(storedObjects(strata.root).length, 2, 'the rewritten os-release shares the base layer\'s object');
     const tree = await viewTree(strata, 'committed');
     assert.equal(tree['written'].content, sha256('by the container\n').toString('hex'));
     assert.equal(tree['written-link'].nlink, 2);
