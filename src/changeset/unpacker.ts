@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { currentUmask, modeNeedsChmod } from '../fsutil/mode';
 import { addToManifest, markStubs } from '../objects/manifest';
 import { createStub, ObjectFiles, writeAll } from '../objects/object-files';
 import type { ApplyOptions } from './applier';
@@ -40,7 +41,7 @@ const seconds = (ns: bigint) => Number(ns) / 1e9;
 const errno = (err: unknown) => (err as NodeJS.ErrnoException).code;
 
 export class Unpacker {
-  private readonly umask = process.umask();
+  private readonly umask = currentUmask();
   /** Canonical relative paths this layer created; an opaque marker keeps them. */
   private readonly unpacked = new Set<string>();
   /** Directories this apply made: nothing can already exist inside them. */
@@ -207,11 +208,6 @@ export class Unpacker {
     this.unpacked.add(canonical);
   }
 
-  /** Needs an explicit chmod: special bits, or bits the umask took from open's mode. */
-  private needsChmod(mode: number): boolean {
-    return (mode & 0o7000) !== 0 || (mode & this.umask) !== 0;
-  }
-
   /** Content goes to disk in the pieces it arrived in: nothing is buffered. */
   private file(canonical: string, header: TarHeader, reader: TarReader): void {
     // Empty files stay as they are: a stub would save nothing.
@@ -223,7 +219,7 @@ export class Unpacker {
       }
       // chown before chmod: chown clears setuid/setgid.
       fs.fchownSync(fd, header.uid, header.gid);
-      if (this.needsChmod(header.mode)) fs.fchmodSync(fd, header.mode);
+      if (modeNeedsChmod(header.mode, this.umask)) fs.fchmodSync(fd, header.mode);
       fs.futimesSync(fd, seconds(header.mtimeNs), seconds(header.mtimeNs));
     } finally {
       fs.closeSync(fd);
@@ -267,7 +263,7 @@ export class Unpacker {
     this.objectSizes.set(name, header.size);
     createStub(this.abs(canonical), name, {
       size: header.size, mode: header.mode, uid: header.uid, gid: header.gid,
-      atimeSeconds: mtime, mtimeSeconds: mtime, chmod: this.needsChmod(header.mode),
+      atimeSeconds: mtime, mtimeSeconds: mtime, chmod: modeNeedsChmod(header.mode, this.umask),
     });
   }
 

@@ -14,14 +14,24 @@ export const PROTO_JSON_ROOT = path.join(PACKAGE_ROOT, 'dist', 'proto');
  */
 const DECODE_OPTIONS: IConversionOptions = { longs: String, enums: String, defaults: true, oneofs: true };
 
+const roots = new Map<string, Root>();
 const loaded = new Map<string, grpc.ServiceClientConstructor>();
+
+/** One file of proto/ with its imports; read once per process. */
+function loadRoot(file: string): Root {
+  let root = roots.get(file);
+  if (root === undefined) {
+    root = Root.fromJSON(JSON.parse(fs.readFileSync(path.join(PROTO_JSON_ROOT, `${file}.json`), 'utf8')));
+    roots.set(file, root);
+  }
+  return root;
+}
 
 /** One of the services in proto/, by file and fully-qualified name; loaded once per process. */
 export function loadService(file: string, serviceName: string): grpc.ServiceClientConstructor {
   let constructor = loaded.get(serviceName);
   if (constructor === undefined) {
-    const json = JSON.parse(fs.readFileSync(path.join(PROTO_JSON_ROOT, `${file}.json`), 'utf8'));
-    const service = Root.fromJSON(json).lookup(serviceName);
+    const service = loadRoot(file).lookup(serviceName);
     if (!(service instanceof Service)) throw new Error(`service ${serviceName} not found in ${file}`);
     constructor = grpc.makeGenericClientConstructor(serviceDefinition(service, serviceName), serviceName);
     loaded.set(serviceName, constructor);
@@ -49,11 +59,23 @@ function methodDefinition(method: Method, serviceName: string): grpc.MethodDefin
   };
 }
 
+/** A message type of one file in proto/, by fully-qualified name. */
+export function messageType(file: string, typeName: string): Type {
+  return loadRoot(file).lookupType(typeName);
+}
+
+/** A message as its wire bytes, for handlers that build a response from parts encoded earlier. */
+export function encodeMessage(type: Type, value: object): Uint8Array {
+  return type.encode(type.fromObject(value)).finish();
+}
+
 function serializer(type: Type): (value: object) => Buffer {
   return (value) => {
+    // Encoded already by the handler.
+    if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
     if (Array.isArray(value)) throw new Error(`Failed to serialize message: expected object with ${type.name} structure, got array instead`);
     // protobufjs writes into a Buffer under Node.js.
-    return type.encode(type.fromObject(value)).finish() as Buffer;
+    return encodeMessage(type, value) as Buffer;
   };
 }
 

@@ -1,6 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Snapshotter } from '../snapshots/snapshotter';
+import { selectsAll } from '../snapshots/filters';
 import { serverStream, unary, type CallObserver } from './handlers';
+import { ListResponses } from './list-responses';
 import {
   commitRequest,
   createRequest,
@@ -14,11 +16,10 @@ import {
 } from './snapshot-messages';
 
 const SERVICE = 'snapshots';
-/** Infos per List message, as containerd's own snapshot service batches them. */
-const LIST_BATCH = 100;
 
 /** containerd.services.snapshots.v1.Snapshots over a Snapshotter: translation only. */
 export function snapshotsService(snapshotter: Snapshotter, observe: CallObserver): grpc.UntypedServiceImplementation {
+  const listResponses = new ListResponses();
   return {
     Prepare: unary(SERVICE, 'Prepare', createRequest, async (r) => toProtoMounts(await snapshotter.prepare(r.key, r.parent, r.labels)), observe),
     View: unary(SERVICE, 'View', createRequest, async (r) => toProtoMounts(await snapshotter.view(r.key, r.parent, r.labels)), observe),
@@ -35,23 +36,11 @@ export function snapshotsService(snapshotter: Snapshotter, observe: CallObserver
     Update: unary(SERVICE, 'Update', updateRequest, async (r) => {
       return { info: toProtoInfo(await snapshotter.update(r.info, r.update_mask?.paths ?? [])) };
     }, observe),
-    List: serverStream(SERVICE, 'List', listRequest, (r) => batches(snapshotter, r.filters), observe),
+    List: serverStream(SERVICE, 'List', listRequest, (r) => listResponses.messages(snapshotter.list(r.filters), selectsAll(r.filters)), observe),
     Usage: unary(SERVICE, 'Usage', keyRequest, async (r) => toProtoUsage(await snapshotter.usage(r.key)), observe),
     Cleanup: unary(SERVICE, 'Cleanup', emptyRequest, async () => {
       await snapshotter.cleanup();
       return {};
     }, observe),
   };
-}
-
-function* batches(snapshotter: Snapshotter, filters: string[]) {
-  let batch = [];
-  for (const info of snapshotter.list(filters)) {
-    batch.push(toProtoInfo(info));
-    if (batch.length === LIST_BATCH) {
-      yield { info: batch };
-      batch = [];
-    }
-  }
-  if (batch.length > 0) yield { info: batch };
 }

@@ -25,12 +25,19 @@ import type { SnapshotInfo } from './types';
  */
 export type SnapshotFilter = (info: SnapshotInfo) => boolean;
 
-const matchAll: SnapshotFilter = () => true;
+/** What no filter, or an empty one, parses to: callers may skip evaluating it. */
+export const matchAll: SnapshotFilter = () => true;
+
+/** Whether `filters` select every snapshot: none given, or an empty one (alternatives are or-ed). */
+export function selectsAll(filters: string[]): boolean {
+  return filters.length === 0 || filters.includes('');
+}
 
 /** Compiles filters once; throws InvalidArgument naming the position and problem of a syntax error. */
 export function parseSnapshotFilters(filters: string[]): SnapshotFilter {
+  // Every filter is parsed, as containerd's ParseAll does: a bad one is refused even beside an empty one.
   const alternatives = filters.map((filter) => (filter === '' ? matchAll : new Parser(filter).parse()));
-  if (alternatives.length === 0 || alternatives.includes(matchAll)) return matchAll;
+  if (selectsAll(filters)) return matchAll;
   if (alternatives.length === 1) return alternatives[0];
   return (info) => alternatives.some((alternative) => alternative(info));
 }

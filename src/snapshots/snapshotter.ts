@@ -1,9 +1,9 @@
-import type { MetaStore } from '../store/metastore';
+import type { MetaStore, StoredSnapshot } from '../store/metastore';
 import type { SnapshotRecord } from '../store/records';
 import type { Backend, StagedStorage } from './backend';
 import { nowNanos } from './clock';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from './errors';
-import { parseSnapshotFilters } from './filters';
+import { matchAll, parseSnapshotFilters } from './filters';
 import { validateLabels, withoutEmptyValues } from './labels';
 import { RwLock } from './rw-lock';
 import type { Kind, Labels, Mount, SnapshotInfo, SnapshotRef, Usage } from './types';
@@ -159,12 +159,17 @@ export class Snapshotter {
     });
   }
 
-  /** Snapshots matching any of `filters`, read lazily so memory stays flat however many there are. */
-  *list(filters: string[]): Generator<SnapshotInfo> {
+  /**
+   * Snapshots matching any of `filters`, read lazily so memory stays flat
+   * however many there are. Without filters no record is decoded until its
+   * `info` is read, so a caller that kept what it made of an unchanged
+   * revision reads nothing more.
+   */
+  *list(filters: string[]): Generator<ListedSnapshot> {
     const matches = parseSnapshotFilters(filters);
-    for (const { name, record } of this.store.entries()) {
-      const info = toInfo(name, record);
-      if (matches(info)) yield info;
+    for (const entry of this.store.entries()) {
+      const listed = new ListedSnapshot(entry);
+      if (matches === matchAll || matches(listed.info)) yield listed;
     }
   }
 
@@ -271,6 +276,26 @@ export class Snapshotter {
 
 function requireKey(key: string, what: string): void {
   if (key === '') throw invalidArgument(`snapshot ${what} must not be empty`);
+}
+
+/** One snapshot of a List: its info, and the revision of its record that info was read from. */
+export class ListedSnapshot {
+  #info?: SnapshotInfo;
+
+  constructor(private readonly stored: StoredSnapshot) {}
+
+  get name(): string {
+    return this.stored.name;
+  }
+
+  /** Opaque; equal revisions of one name have equal infos. */
+  get revision(): Uint8Array {
+    return this.stored.revision;
+  }
+
+  get info(): SnapshotInfo {
+    return (this.#info ??= toInfo(this.stored.name, this.stored.record));
+  }
 }
 
 function toRef(record: SnapshotRecord): SnapshotRef {

@@ -13,6 +13,31 @@ const PLAIN_MAPS = { useRecords: false };
 /** lmdb-js refuses keys longer than this many bytes. */
 const MAX_KEY_BYTES = 1978;
 
+/** Decodes a record from its stored bytes. */
+interface RecordDecoder {
+  decode(bytes: Uint8Array): unknown;
+}
+
+/** A snapshot as stored: its name, its record's encoded bytes, and the record. */
+export class StoredSnapshot {
+  #record?: SnapshotRecord;
+
+  constructor(
+    readonly name: string,
+    /**
+     * The record's bytes in the store. Equal bytes are an equal record, so a
+     * reader can keep what it derived from a record until these change.
+     */
+    readonly revision: Uint8Array,
+    private readonly decoder: RecordDecoder,
+  ) {}
+
+  /** Decoded from `revision` on first use. */
+  get record(): SnapshotRecord {
+    return (this.#record ??= this.decoder.decode(this.revision) as SnapshotRecord);
+  }
+}
+
 /**
  * Snapshot metadata in an LMDB environment: records by name, a monotonic id
  * counter, and sub-databases backends may use for their own state. It knows
@@ -23,6 +48,8 @@ export class MetaStore {
   private constructor(
     private readonly env: RootDatabase,
     private readonly snapshots: Database<SnapshotRecord, string>,
+    /** The same records, read as their stored bytes. */
+    private readonly snapshotBytes: Database<Uint8Array, string>,
     private readonly meta: Database<number, string>,
   ) {}
 
@@ -33,6 +60,7 @@ export class MetaStore {
     return new MetaStore(
       env,
       env.openDB<SnapshotRecord, string>({ name: 'snapshots', ...PLAIN_MAPS }),
+      env.openDB<Uint8Array, string>({ name: 'snapshots', encoding: 'binary' }),
       env.openDB<number, string>({ name: 'meta' }),
     );
   }
@@ -46,19 +74,38 @@ export class MetaStore {
     return this.env.openDB<V, string>({ name: `backend-${name}`, ...(options.plainMaps ? PLAIN_MAPS : {}) });
   }
 
+  /** Transactions handed to lmdb-js's write thread and not yet committed. */
+  #queued = 0;
+  /** Set from a synchronous commit until the event loop's next turn. */
+  #committedThisTurn = false;
+
   /**
    * Runs `operation` as one atomic unit: all of its writes commit together or
    * not at all, and the promise settles once they are durable (fsynced).
+   * `operation` runs synchronously inside its transaction and sees every
+   * write committed or queued before it, so checks made there are current.
    *
-   * Group commit: lmdb-js queues the operation into its next batched write
-   * transaction, runs it there as a child transaction (so a throw rolls back
-   * only its own writes), and commits the batch with one fsync on its write
-   * thread. Concurrent callers share that fsync, and the event loop is free
-   * while the disk works. `operation` runs synchronously inside the batch and
-   * sees every write queued before it, so checks made there are current.
+   * A lone call commits at once on this thread: a trip through lmdb-js's
+   * write thread and back costs a sequential caller more than the event loop
+   * loses while the fsync blocks it. When calls overlap (a second one in the
+   * same event-loop turn, or any while a batch is queued) they group-commit:
+   * lmdb-js queues each into its next batched write transaction as a child
+   * transaction (a throw rolls back only its own writes) and commits the
+   * batch with one fsync on its write thread, so concurrent callers share
+   * that fsync and the event loop is free while the disk works.
    */
   transact<T>(operation: () => T): Promise<T> {
-    return this.env.childTransaction(operation);
+    if (this.#queued === 0 && !this.#committedThisTurn) {
+      this.#committedThisTurn = true;
+      setImmediate(() => (this.#committedThisTurn = false));
+      try {
+        return Promise.resolve(this.env.transactionSync(operation));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    this.#queued++;
+    return this.env.childTransaction(operation).finally(() => this.#queued--);
   }
 
   get(name: string): SnapshotRecord | undefined {
@@ -83,13 +130,15 @@ export class MetaStore {
   }
 
   /** Every snapshot in name order, read lazily from one consistent read snapshot. */
-  *entries(): Generator<{ name: string; record: SnapshotRecord }> {
-    for (const { key, value } of this.snapshots.getRange()) yield { name: key, record: value };
+  *entries(): Generator<StoredSnapshot> {
+    // lmdb-js's types leave out the decoder its msgpack databases have.
+    const { decoder } = this.snapshots as unknown as { decoder: RecordDecoder };
+    for (const { key, value } of this.snapshotBytes.getRange()) yield new StoredSnapshot(key, value, decoder);
   }
 
   liveIds(): Set<string> {
     const ids = new Set<string>();
-    for (const { record } of this.entries()) ids.add(record.id);
+    for (const entry of this.entries()) ids.add(entry.record.id);
     return ids;
   }
 

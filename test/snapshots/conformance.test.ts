@@ -262,6 +262,39 @@ describe(`List (${TEST_BACKEND})`, () => {
     assert.equal(bulk, 250);
   });
 
+  it('shows every change made since the last List: labels, commits, removals and a name taken again', async () => {
+    const infos = async () => {
+      const out = new Map<string, { kind: string; labels: Record<string, string>; updated: bigint }>();
+      for await (const info of t.client.list()) out.set(info.name, { kind: info.kind, labels: info.labels, updated: info.updatedAt });
+      return out;
+    };
+    await t.client.prepare('ns/5/changing-a');
+    await t.client.prepare('ns/5/gone');
+    await t.client.prepare('ns/5/reused', '', { first: 'yes' });
+    const before = await infos();
+    assert.deepEqual(await infos(), before, 'an unchanged store lists the same');
+
+    const updated = await t.client.update({ name: 'bulk/007', labels: { bulk: 'no' } }, ['labels.bulk']);
+    await t.client.commit('ns/5/changed', 'ns/5/changing-a');
+    await t.client.remove('ns/5/gone');
+    await t.client.remove('ns/5/reused');
+    await t.client.view('ns/5/reused', 'ns/1/base', { second: 'yes' });
+    const after = await infos();
+
+    assert.deepEqual(after.get('bulk/007'), { kind: 'active', labels: { bulk: 'no' }, updated: updated.updatedAt });
+    assert.equal(after.has('ns/5/changing-a'), false);
+    assert.equal(after.get('ns/5/changed')?.kind, 'committed');
+    assert.equal(after.has('ns/5/gone'), false);
+    assert.equal(after.get('ns/5/reused')?.kind, 'view');
+    assert.deepEqual(after.get('ns/5/reused')?.labels, { second: 'yes' });
+    assert.deepEqual(after.get('bulk/008'), before.get('bulk/008'));
+    // A filtered List in between sees the same.
+    assert.deepEqual(await names(['name~=^ns/5/']), ['ns/5/changed', 'ns/5/reused']);
+    await t.client.remove('ns/5/changed');
+    await t.client.remove('ns/5/reused');
+    await t.client.update({ name: 'bulk/007', labels: { bulk: 'yes' } }, ['labels.bulk']);
+  });
+
   it('rejects a malformed filter with InvalidArgument', async () => {
     assert.equal(await codeOf(names(['labels."unterminated'])), 'InvalidArgument');
     assert.equal(await codeOf(names(['name~=('])), 'InvalidArgument');

@@ -2,6 +2,7 @@ import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, renameSync, rm
 import { mkdir, readdir, readlink, rm, symlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { currentUmask, modeNeedsChmod } from '../../fsutil/mode';
 import { readdirIfPresent } from '../../fsutil/readdir';
 import { diskUsage } from '../../fsutil/usage';
 import { MissingObjectError } from '../../objects/layer-seal';
@@ -22,10 +23,10 @@ const WORK_DIR_MODE = 0o711;
 const STAGED_PREFIX = 'new-';
 const TRASH_PREFIX = 'trash-';
 
-/** mkdir's mode passes through the umask; the chmod sets it exactly. */
-function mkdirWithMode(dir: string, mode: number): void {
-  mkdirSync(dir);
-  chmodSync(dir, mode);
+/** mkdir's mode passes through the umask; only a umask that narrows it needs the chmod. */
+function mkdirWithMode(dir: string, mode: number, umask: number): void {
+  mkdirSync(dir, { mode });
+  if (modeNeedsChmod(mode, umask)) chmodSync(dir, mode);
 }
 
 const randomName = (prefix: string) => prefix + randomBytes(8).toString('hex');
@@ -79,6 +80,8 @@ export class OverlayBackend implements Backend {
   /** Trash dirs being deleted, and the deletions, so cleanup skips them and close waits for them. */
   readonly #removing = new Map<string, Promise<void>>();
 
+  /** The umask the server started with, read once. */
+  readonly #umask = currentUmask();
   /** Whether any committed layer has stubs: only then can a chain need the store. */
   readonly #objectLayersExist: boolean;
 
@@ -110,12 +113,12 @@ export class OverlayBackend implements Backend {
     this.#staged.add(name);
     const dir = this.layout.entryPath(name);
     try {
-      mkdirWithMode(dir, SNAPSHOT_DIR_MODE);
+      mkdirWithMode(dir, SNAPSHOT_DIR_MODE, this.#umask);
       const fsDir = path.join(dir, 'fs');
-      mkdirWithMode(fsDir, FS_DIR_MODE);
+      mkdirWithMode(fsDir, FS_DIR_MODE, this.#umask);
       // As containerd: the new upper dir's root belongs to whoever owns the parent's.
       if (owner) lchownSync(fsDir, owner.uid, owner.gid);
-      if (snapshot.kind === 'active') mkdirWithMode(path.join(dir, 'work'), WORK_DIR_MODE);
+      if (snapshot.kind === 'active') mkdirWithMode(path.join(dir, 'work'), WORK_DIR_MODE, this.#umask);
       const identity = statSync(dir);
       return new StagedDir(snapshot.kind, name, identity.dev, identity.ino);
     } catch (err) {
@@ -128,15 +131,20 @@ export class OverlayBackend implements Backend {
   publish(staged: StagedStorage, id: string): void {
     requireId(id);
     const dir = this.#unpublished(staged);
+    const from = this.layout.entryPath(dir.name);
     const target = this.layout.entryPath(id);
-    // Storage under an id no committed metadata refers to: left by a crash
-    // between publish and commit. Set aside for cleanup.
-    this.#setAside(id, randomName(TRASH_PREFIX));
-    renameSync(this.layout.entryPath(dir.name), target);
+    try {
+      renameSync(from, target);
+    } catch (err) {
+      // Storage under an id no committed metadata refers to, left by a crash
+      // between publish and commit (rename replaces only an empty dir). Set
+      // aside for cleanup.
+      if (!isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err;
+      this.#setAside(id, randomName(TRASH_PREFIX));
+      renameSync(from, target);
+    }
     this.#staged.delete(dir.name);
     dir.publishedAs = id;
-    // Only an active snapshot can become a lower layer.
-    if (this.objectMode.enabled && dir.kind === 'active') this.#linkShort(id);
   }
 
   async discard(staged: StagedStorage): Promise<void> {
@@ -183,6 +191,8 @@ export class OverlayBackend implements Backend {
       throw err;
     }
     const usage = await this.usage(ref);
+    // Made now, not at Prepare: only a committed layer is ever a lower dir.
+    this.#linkShort(ref.id);
     return { usage, record: () => this.objects.index.addLayer(ref.id, objects) };
   }
 

@@ -96,15 +96,18 @@ describe('overlay backend on real mounts', () => {
     }
   });
 
-  it('creates fs 0755 and work 0711 whatever the umask, and the mount root shows 0755', async (t) => {
-    const { root, backend } = await backendIn(t);
+  it('creates fs 0755 and work 0711 whatever the umask it starts under, and the mount root shows 0755', async (t) => {
     const previous = process.umask(0o077);
+    let started: Awaited<ReturnType<typeof backendIn>>;
     try {
+      started = await backendIn(t);
+      const { backend } = started;
       backend.publish(await backend.stage({ kind: 'active', parentIds: [], labels: {} }), '1');
       backend.publish(await backend.stage({ kind: 'active', parentIds: ['1'], labels: {} }), '2');
     } finally {
       process.umask(previous);
     }
+    const { root, backend } = started;
     for (const id of ['1', '2']) {
       assert.equal((await stat(fsDir(root, id))).mode & 0o7777, 0o755);
       assert.equal((await stat(path.join(root, 'snapshots', id, 'work'))).mode & 0o7777, 0o711);
