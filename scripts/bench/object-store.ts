@@ -32,14 +32,14 @@ import { objectName } from '../../src/objects/names';
 import { Snapshotter } from '../../src/snapshots/snapshotter';
 import { MetaStore } from '../../src/store/metastore';
 import { CACHE, dropCaches, ensureRootfs, ROOTFS, sh } from './rootfs';
+import { reportFileSystemFloor } from './object-store-floor';
+import { mountScratchFileSystem } from './scratch-fs';
 import { median, printTable, timeMs } from './stats';
 
 /** Built once and reused: the four layer tars. */
 const LAYERS = path.join(CACHE, 'object-store');
-/** The journaled ext4 the roots go on (see above), mounted from FS_IMAGE. */
+/** Where the journaled ext4 the roots go on is mounted (see scratch-fs.ts). */
 const WORK = '/var/tmp/strata-bench-object-store';
-const FS_IMAGE = `${WORK}.ext4`;
-const FS_IMAGE_BYTES = '16G';
 const MiB = 1 << 20;
 const SHARED_FILE = 'opt/app/data.bin';
 const SHARED_BYTES = 64 * MiB;
@@ -151,21 +151,6 @@ async function buildImages(): Promise<[Image, Image]> {
     return `${tar}.gz`;
   }));
   return [{ name: 'a', layers: gzipped.slice(0, 2) }, { name: 'b', layers: gzipped.slice(2) }];
-}
-
-/** Mounts a fresh journaled ext4 at WORK. */
-function mountWorkFileSystem(): void {
-  fs.rmSync(FS_IMAGE, { force: true });
-  sh('truncate', ['-s', FS_IMAGE_BYTES, FS_IMAGE]);
-  sh('mkfs.ext4', ['-q', '-F', FS_IMAGE]);
-  fs.mkdirSync(WORK, { recursive: true });
-  sh('mount', ['-o', 'loop', FS_IMAGE, WORK]);
-}
-
-function unmountWorkFileSystem(): void {
-  sh('umount', [WORK]);
-  fs.rmdirSync(WORK);
-  fs.rmSync(FS_IMAGE, { force: true });
 }
 
 async function sha256File(file: string): Promise<string> {
@@ -300,14 +285,14 @@ function report(samples: Record<Mode, Sample[]>): void {
 
 async function main(): Promise<void> {
   const images = await buildImages();
-  mountWorkFileSystem();
+  const scratch = mountScratchFileSystem(WORK, '16G');
   try {
     const digest = sharedDigest();
     // The apply thread is started once per process; a long-running server has it already.
     await applyLayer(Readable.from([Buffer.alloc(1024)]), fs.mkdtempSync(path.join(WORK, 'warm-')), { mode: 'directory' });
 
     console.log(`${os.cpus()[0].model}, ${os.cpus().length} cores, Linux ${os.release()}, ${new Date().toISOString()}`);
-    console.log(`roots in ${WORK} (${sh('findmnt', ['-no', 'FSTYPE,SOURCE', '-T', WORK]).trim()}); ${runs} runs, page cache dropped before each unpack and each pair of reads`);
+    console.log(`roots in ${WORK} (${scratch.describe()}); ${runs} runs, page cache dropped before each unpack and each pair of reads`);
     for (const image of images) {
       for (const layer of image.layers) console.log(`image ${image.name}: ${path.basename(layer)} ${mib(fs.statSync(layer).size)} MiB ${await sha256File(layer)}`);
     }
@@ -323,8 +308,9 @@ async function main(): Promise<void> {
     }
     console.log('');
     report(samples);
+    reportFileSystemFloor(WORK, runs);
   } finally {
-    unmountWorkFileSystem();
+    scratch.remove();
   }
 }
 

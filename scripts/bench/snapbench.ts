@@ -9,14 +9,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/package-root';
 
-const HARNESS = process.env.STRATA_HARNESS ?? path.resolve(PACKAGE_ROOT, '..', 'shared', 'harness');
-const HARNESS_BIN = process.env.HARNESS_BIN ?? '/var/cache/strata-harness/bin';
+export const HARNESS = process.env.STRATA_HARNESS ?? path.resolve(PACKAGE_ROOT, '..', 'shared', 'harness');
+export const HARNESS_BIN = process.env.HARNESS_BIN ?? '/var/cache/strata-harness/bin';
 
 /** containerd's overlayfs snapshotter with the asynchronous remove containerd's daemon uses by default. */
 export const CONTAINERD_OVERLAYFS = `exec ${HARNESS_BIN}/refsnap --async-remove --root {root} --address {socket}`;
 
-/** strata's overlay backend as built in dist/. */
-export const STRATA_OVERLAY = `exec ${process.execPath} ${path.join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js')} serve --root {root} --address {socket} --log-level warn`;
+/** The floor of a server on this stack (floor-server.ts), as built in dist/. */
+export const STRATA_FLOOR = `exec ${process.execPath} ${path.join(PACKAGE_ROOT, 'dist', 'scripts', 'bench', 'floor-server.js')} {socket}`;
+
+/** `strata serve` as built in dist/, on the harness's root and socket; options may follow. */
+export const STRATA_SERVE = `exec ${process.execPath} ${path.join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js')} serve --root {root} --address {socket} --log-level warn`;
+
+/** strata's overlay backend (the default one). */
+export const STRATA_OVERLAY = STRATA_SERVE;
 
 export interface SnapbenchResult {
   /** Median latency in microseconds by snapbench's operation name. */
@@ -34,9 +40,12 @@ export function dropCaches(): void {
   fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
 }
 
-/** One snapbench run against the snapshotter `command` starts (`{root}`, `{socket}` filled in by the harness). */
-export async function snapbench(command: string, flags: string[]): Promise<SnapbenchResult> {
-  const child = spawn(path.join(HARNESS, 'run-bench.sh'), [command, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * One snapbench run against the snapshotter `command` starts (`{root}`,
+ * `{socket}` filled in by the harness), with `env` added to its environment.
+ */
+export async function snapbench(command: string, flags: string[], env: Record<string, string> = {}): Promise<SnapbenchResult> {
+  const child = spawn(path.join(HARNESS, 'run-bench.sh'), [command, ...flags], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));

@@ -2,31 +2,45 @@
  * Snapshot API latency as containerd sees it: the harness's snapbench
  * (containerd 1.7.24's Go proxy client) drives strata (overlay) and
  * containerd's own overlayfs snapshotter behind the same API (refsnap
- * --async-remove), each on a fresh root over its unix socket. Sides
- * alternate, with the page cache dropped before each, for `--rounds` rounds;
- * the table shows the median over rounds of each run's median and the ratio
- * strata / containerd (below 1: strata is faster).
+ * --async-remove), each on a fresh root over its unix socket, and beside them
+ * the floor of this stack (floor-server.ts: grpc-js with strata's proto
+ * layer answering from memory). Roots are on a fresh journaled ext4
+ * (scratch-fs.ts). Sides alternate, with the page cache dropped before
+ * each, for `--rounds` rounds; the table shows the median over rounds of
+ * each run's median and the ratios to containerd (below 1: faster).
  *
  * Then scale: one more alternating run with `--scale` snapshots (List of all
  * of them against containerd's), and on a strata server of its own, Prepare
  * and Stat latency with 100 and with `--scale` snapshots present and the
  * server's resident memory while a List streams them all.
  *
+ * Lists are repeated 100 times (10 at scale) after the warm-up.
+ *
  *   node dist/scripts/bench/snapshots.js [--rounds 5] [--count 300] [--scale 10000]
  */
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { SnapshotsClient } from '../../src/client/snapshots-client';
 import { spawnStrata } from '../../test/support/strata-process';
-import { numberArg } from './api-phases';
-import { CONTAINERD_OVERLAYFS, dropCaches, harnessAvailable, snapbench, STRATA_OVERLAY, type SnapbenchResult } from './snapbench';
+import { numberArg } from './args';
+import { mountScratchFileSystem } from './scratch-fs';
+import { CONTAINERD_OVERLAYFS, dropCaches, harnessAvailable, snapbench, STRATA_FLOOR, STRATA_OVERLAY, type SnapbenchResult } from './snapbench';
 import { median, printTable, timeMs } from './stats';
 
 const ROUNDS = numberArg('rounds', 5);
 const COUNT = numberArg('count', 300);
 const SCALE = numberArg('scale', 10_000);
 const CONCURRENCY = 32;
-const flags = (n: number, listReps: number) => ['-n', String(n), '-concurrency', String(CONCURRENCY), '-per-worker', '10', '-list-reps', String(listReps)];
+/**
+ * Warm-up cycles (Prepare, Commit, Stat, Remove) before measuring, for every
+ * side: snapbench's default of 20 leaves a Node.js server's first measured
+ * phase running code V8 has not compiled yet, which a long-running server
+ * never does. Go is compiled ahead of time and gains nothing from it.
+ */
+const WARMUP = 200;
+const flags = (n: number, listReps: number) =>
+  ['-n', String(n), '-concurrency', String(CONCURRENCY), '-per-worker', '10', '-list-reps', String(listReps), '-warmup', String(WARMUP)];
 
 /** snapbench's operation names, as the table labels them. */
 const OPERATIONS: Array<[string, string]> = [
@@ -43,30 +57,35 @@ const OPERATIONS: Array<[string, string]> = [
   [`concurrent${CONCURRENCY}_prepare_commit`, `${CONCURRENCY}-way Prepare+Commit pair`],
 ];
 
-/** Runs both sides `rounds` times, alternating; per side, each round's result. */
-async function alternate(rounds: number, snapbenchFlags: string[]) {
-  const runs = { containerd: [] as SnapbenchResult[], strata: [] as SnapbenchResult[] };
+const SIDES = { strata: STRATA_OVERLAY, containerd: CONTAINERD_OVERLAYFS, floor: STRATA_FLOOR };
+type Side = keyof typeof SIDES;
+type Runs = Record<Side, SnapbenchResult[]>;
+
+/** Runs every side `rounds` times, alternating, each on a fresh root under `rootsDir`; per side, each round's result. */
+async function alternate(rounds: number, snapbenchFlags: string[], rootsDir: string): Promise<Runs> {
+  const runs: Runs = { strata: [], containerd: [], floor: [] };
   for (let round = 0; round < rounds; round++) {
-    dropCaches();
-    runs.containerd.push(await snapbench(CONTAINERD_OVERLAYFS, snapbenchFlags));
-    dropCaches();
-    runs.strata.push(await snapbench(STRATA_OVERLAY, snapbenchFlags));
+    for (const side of Object.keys(SIDES) as Side[]) {
+      const dir = fs.mkdtempSync(path.join(rootsDir, `${side}-`));
+      dropCaches();
+      runs[side].push(await snapbench(SIDES[side], [...snapbenchFlags, '-root', path.join(dir, 'root')]));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
   return runs;
 }
 
 const medianOf = (results: SnapbenchResult[], op: string) => median(results.map((r) => r.medians.get(op)!)) / 1000;
 
-function comparison(runs: Awaited<ReturnType<typeof alternate>>, operations: Array<[string, string]>): string[][] {
-  const rows = [['operation', 'strata median ms', 'containerd median ms', 'strata/containerd']];
+function comparison(runs: Runs, operations: Array<[string, string]>): string[][] {
+  const rows = [['operation', 'strata ms', 'containerd ms', 'floor ms', 'strata/containerd', 'floor/containerd']];
   for (const [op, label] of operations) {
-    const strata = medianOf(runs.strata, op);
-    const containerd = medianOf(runs.containerd, op);
-    rows.push([label, strata.toFixed(3), containerd.toFixed(3), (strata / containerd).toFixed(2)]);
+    const [strata, containerd, floor] = [medianOf(runs.strata, op), medianOf(runs.containerd, op), medianOf(runs.floor, op)];
+    rows.push([label, strata.toFixed(3), containerd.toFixed(3), floor.toFixed(3), (strata / containerd).toFixed(2), (floor / containerd).toFixed(2)]);
   }
   const throughput = (results: SnapbenchResult[]) => median(results.map((r) => r.pairsPerSecond));
-  const [strata, containerd] = [throughput(runs.strata), throughput(runs.containerd)];
-  rows.push([`${CONCURRENCY}-way Prepare+Commit (pairs/s)`, strata.toFixed(0), containerd.toFixed(0), `${(strata / containerd).toFixed(2)}x the throughput`]);
+  const [strata, containerd, floor] = [throughput(runs.strata), throughput(runs.containerd), throughput(runs.floor)];
+  rows.push([`${CONCURRENCY}-way Prepare+Commit (pairs/s)`, strata.toFixed(0), containerd.toFixed(0), floor.toFixed(0), `${(strata / containerd).toFixed(2)}x`, `${(floor / containerd).toFixed(2)}x`]);
   return rows;
 }
 
@@ -80,8 +99,8 @@ async function scaleCheck(dir: string) {
   const server = await spawnStrata(['--root', path.join(dir, 'scale'), '--log-level', 'warn'], address);
   const client = new SnapshotsClient(address);
   try {
-    const rss = async () => {
-      const status = await fs.readFile(`/proc/${server.child.pid}/status`, 'utf8');
+    const rss = () => {
+      const status = fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
       return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
     };
     // Snapshots named scale-N, and the probes Prepare's timing adds.
@@ -114,19 +133,21 @@ async function main() {
     console.log('snapshots: skipped, the containerd harness is not built (bash ../shared/harness/build.sh)');
     return;
   }
-  const runs = await alternate(ROUNDS, flags(COUNT, 30));
-  console.log(`\nSnapshot API through containerd's proxy client, ${COUNT} snapshots per phase, ${ROUNDS} alternating rounds`);
-  printTable(comparison(runs, OPERATIONS));
-
-  const scaled = await alternate(1, flags(SCALE, 5));
-  console.log(`\nWith ${SCALE} snapshots (one alternating round)`);
-  printTable(comparison(scaled, [['list', `List of ${SCALE}`], ['prepare', 'Prepare'], ['stat', 'Stat']]));
-
-  const dir = await fs.mkdtemp('/tmp/sbench-');
+  const scratch = mountScratchFileSystem('/var/tmp/strata-bench-snapshots', '8G');
   try {
-    await scaleCheck(dir);
+    console.log(`${os.cpus()[0].model}, ${os.cpus().length} cores, Linux ${os.release()}, Node.js ${process.version}, ${new Date().toISOString()}`);
+    console.log(`roots in ${scratch.dir} (${scratch.describe()})`);
+    const runs = await alternate(ROUNDS, flags(COUNT, 100), scratch.dir);
+    console.log(`\nSnapshot API through containerd's proxy client, ${COUNT} snapshots per phase, ${ROUNDS} alternating rounds`);
+    printTable(comparison(runs, OPERATIONS));
+
+    const scaled = await alternate(1, flags(SCALE, 10), scratch.dir);
+    console.log(`\nWith ${SCALE} snapshots (one alternating round)`);
+    printTable(comparison(scaled, [['list', `List of ${SCALE}`], ['prepare', 'Prepare'], ['stat', 'Stat']]));
+
+    await scaleCheck(fs.mkdtempSync(path.join(scratch.dir, 'scale-')));
   } finally {
-    await fs.rm(dir, { recursive: true, force: true });
+    scratch.remove();
   }
 }
 

@@ -19,7 +19,7 @@ import * as grpc from '@grpc/grpc-js';
 import { grpcTarget } from '../../src/client/snapshots-client';
 import { loadService, SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE } from '../../src/server/proto';
 import { accepts, STRATA_BIN } from '../../test/support/strata-process';
-import { numberArg } from './api-phases';
+import { numberArg } from './args';
 import { median, printTable } from './stats';
 
 const ROUNDS = numberArg('rounds', 30);

@@ -1,68 +1,85 @@
 /**
- * Snapshot API latency of the thin backend against the overlay backend, over
- * the real unix socket, one in-process strata server per backend. Phases
- * alternate between the two so machine noise hits both alike. Prints median
- * and p99 per operation and the ratio of medians (thin / overlay).
+ * Snapshot API latency of strata's thin backend against containerd 1.7.24's
+ * own devmapper snapshotter behind the same API (refsnap --backend
+ * devmapper, on a loopback pool made by the harness's loop-thinpool.sh),
+ * both measured by snapbench (containerd's Go proxy client), both with a
+ * 1 GiB ext4 base device and Remove deleting the device, alternating, a
+ * fresh pool per run.
  *
- * Thin needs device-mapper: on a host without it the script runs itself again
- * inside the VM (scripts/vm/run.sh), where the CPU is emulated, so absolute
- * times are far slower than on real hardware; the ratio is the useful number.
+ * Thin needs device-mapper: on a host without it the script runs itself
+ * again inside the VM (scripts/vm/run.sh). The VM's CPU is emulated, which
+ * makes every call far slower than on real hardware and magnifies per-call
+ * CPU cost; the ratio is the number to read.
  *
- *   node dist/scripts/bench/thin.js [--count N]   (N defaults to 200, 60 in the VM)
+ *   node dist/scripts/bench/thin.js [--rounds 2] [--count 20]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
-import { SnapshotsClient } from '../../src/client/snapshots-client';
-import { strataConfigSchema } from '../../src/config/schema';
-import { createLogger } from '../../src/log/logger';
 import { PACKAGE_ROOT } from '../../src/package-root';
-import { serve, type RunningServer } from '../../src/server/serve';
-import { comparisonRows, numberArg, runPhase, type ApiTarget } from './api-phases';
-import { printTable } from './stats';
+import { numberArg } from './args';
+import { HARNESS, HARNESS_BIN, harnessAvailable, snapbench, STRATA_SERVE, type SnapbenchResult } from './snapbench';
+import { median, printTable } from './stats';
 
 /** Set in the VM's environment (run.sh forwards STRATA_*), so a guest without device-mapper fails instead of recursing. */
 const IN_VM = 'STRATA_BENCH_IN_VM';
-/** Emulated, a thin call takes 0.5-1 s: 60 keeps boot plus the run under about 4 minutes. */
-const COUNT = numberArg('count', IN_VM in process.env ? 60 : 200);
-/** Boot, two pools and 5 x COUNT x 2 calls under emulation; the VM is killed past this. */
-const VM_TIMEOUT_S = 600;
-/** A small loopback pool, as the tests use: sparse files, a base device quick to format under emulation. */
-const THIN = { data_size: '2GiB', metadata_size: '64MiB', base_image_size: '64MiB' };
+const ROUNDS = numberArg('rounds', 2);
+/** Emulated, a call that makes or removes a device takes about a second. */
+const COUNT = numberArg('count', 20);
+/** Boot, then ROUNDS x 2 runs of a few minutes each; the VM is killed past this. */
+const VM_TIMEOUT_S = 3600;
+/** Pools of both sides live in the VM's RAM-backed /tmp. */
+const VM_MEMORY_MIB = '4096';
+/** strata under emulation takes 10-45 s to start; the harness waits 20 s by default. */
+const START_TIMEOUT = '300s';
 
-type Backend = 'overlay' | 'thin';
+const FLAGS = ['-n', String(COUNT), '-concurrency', '4', '-per-worker', '2', '-list-reps', '20', '-warmup', '5'];
 
-async function startServer(dir: string, backend: Backend): Promise<RunningServer> {
-  const settings = strataConfigSchema.parse({ root: path.join(dir, backend), address: path.join(dir, `${backend}.sock`), backend, thin: THIN });
-  return serve(settings, createLogger('error'));
+const OPERATIONS: Array<[string, string]> = [
+  ['prepare', 'Prepare (device made)'],
+  ['prepare_parent', 'Prepare with parent (device made)'],
+  ['view', 'View (device made)'],
+  ['commit', 'Commit'],
+  ['remove', 'Remove (active, device deleted)'],
+  ['remove_view', 'Remove (view, device deleted)'],
+  ['remove_committed', 'Remove (committed, device deleted)'],
+  ['stat', 'Stat'],
+  ['mounts', 'Mounts'],
+  ['list', `List (${COUNT} snapshots)`],
+];
+
+function strataThinCommand(dir: string): string {
+  const config = path.join(dir, 'strata.toml');
+  fs.writeFileSync(config, '[thin]\ndata_size = "8GiB"\nmetadata_size = "256MiB"\nbase_image_size = "1GiB"\n');
+  return `${STRATA_SERVE} --backend thin --config ${config}`;
 }
 
-async function main() {
-  const dir = await fs.mkdtemp('/tmp/tbench-');
-  const servers: RunningServer[] = [];
-  const targets: ApiTarget[] = [];
-  try {
-    for (const name of ['overlay', 'thin'] as const) {
-      servers.push(await startServer(dir, name));
-      targets.push({ name, client: new SnapshotsClient(path.join(dir, `${name}.sock`)), samples: new Map() });
-    }
-    const keys = Array.from({ length: COUNT }, (_, i) => String(i));
-    await runPhase(targets, 'Prepare', keys, (c, k) => c.prepare(`base-${k}`));
-    await runPhase(targets, 'Commit', keys, (c, k) => c.commit(`layer-${k}`, `base-${k}`));
-    await runPhase(targets, 'Prepare with parent', keys, (c, k) => c.prepare(`child-${k}`, `layer-${k}`));
-    await runPhase(targets, 'Remove', keys, (c, k) => c.remove(`child-${k}`));
-    await runPhase(targets, 'Remove committed', keys, (c, k) => c.remove(`layer-${k}`));
+function devmapperCommand(dir: string): string {
+  const refsnap = `${HARNESS_BIN}/refsnap --backend devmapper --pool-name {pool} --base-image-size 1GiB --root {root} --address {socket}`;
+  return `exec ${HARNESS}/loop-thinpool.sh run ${path.join(dir, 'pool')} -- ${refsnap}`;
+}
 
-    const [overlay, thin] = targets;
-    const rows = comparisonRows(overlay, thin, thin, overlay, 2);
-    console.log(`\nthin vs overlay latency, ${COUNT} snapshots per phase (${IN_VM in process.env ? 'emulated VM' : 'this machine'})`);
-    printTable(rows);
-  } finally {
-    for (const target of targets) target.client.close();
-    for (const server of servers) await server.close();
-    await fs.rm(dir, { recursive: true, force: true });
+async function main(): Promise<void> {
+  const runs = { strata: [] as SnapbenchResult[], containerd: [] as SnapbenchResult[] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const side of ['containerd', 'strata'] as const) {
+      const dir = fs.mkdtempSync(`/tmp/thin-bench-${side}-`);
+      try {
+        const command = side === 'strata' ? strataThinCommand(dir) : devmapperCommand(dir);
+        runs[side].push(await snapbench(command, [...FLAGS, '-root', path.join(dir, 'root')], { SNAPSHOTTER_START_TIMEOUT: START_TIMEOUT }));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
   }
+  const medianOf = (results: SnapbenchResult[], op: string) => median(results.map((r) => r.medians.get(op)!)) / 1000;
+  const rows = [['operation', 'strata thin ms', 'containerd devmapper ms', 'strata/containerd']];
+  for (const [op, label] of OPERATIONS) {
+    const [strata, containerd] = [medianOf(runs.strata, op), medianOf(runs.containerd, op)];
+    rows.push([label, strata.toFixed(1), containerd.toFixed(1), (strata / containerd).toFixed(2)]);
+  }
+  console.log(`\nthin: strata against containerd's devmapper in the emulated VM, ${COUNT} snapshots per phase, ${ROUNDS} alternating rounds`);
+  printTable(rows);
 }
 
 /** Runs this script with the same arguments inside the VM, and exits with its exit code. */
@@ -70,20 +87,24 @@ function runInVm(): never {
   const runScript = path.join(PACKAGE_ROOT, 'scripts', 'vm', 'run.sh');
   const result = spawnSync(runScript, ['--timeout', String(VM_TIMEOUT_S), '--', process.execPath, __filename, ...process.argv.slice(2)], {
     stdio: 'inherit',
-    env: { ...process.env, [IN_VM]: '1' },
+    env: { ...process.env, [IN_VM]: '1', STRATA_VM_MEMORY: VM_MEMORY_MIB },
   });
   if (result.error) throw result.error;
   process.exit(result.status ?? 1);
 }
 
-if (!existsSync('/dev/mapper/control')) {
-  if (IN_VM in process.env) {
-    console.error('no device-mapper in the VM (/dev/mapper/control is missing)');
-    process.exit(1);
+if (!harnessAvailable()) {
+  console.log('thin: skipped, the containerd harness is not built (bash ../shared/harness/build.sh)');
+} else {
+  if (!fs.existsSync('/dev/mapper/control')) {
+    if (IN_VM in process.env) {
+      console.error('no device-mapper in the VM (/dev/mapper/control is missing)');
+      process.exit(1);
+    }
+    runInVm();
   }
-  runInVm();
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
 }
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});

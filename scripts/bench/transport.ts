@@ -17,7 +17,7 @@ import { HEALTH_PROTO, HEALTH_SERVICE } from '../../src/server/health';
 import { loadService } from '../../src/server/proto';
 import { startContainerd } from '../../test/support/containerd';
 import { spawnStrata } from '../../test/support/strata-process';
-import { numberArg } from './api-phases';
+import { numberArg } from './args';
 import { median, printTable, timeMs } from './stats';
 
 const ROUNDS = numberArg('rounds', 20);

@@ -54,15 +54,17 @@ async function sha256Of(file: string): Promise<Buffer> {
 
 /**
  * Turns the layer under `root` into stubs over `files` and returns the
- * objects it references (name -> size). Fails with MissingObjectError when
- * a stub's object is missing, which no crash leaves (objects are complete
+ * objects it references (name -> size). `beforeAdopting` runs once, before
+ * the first file moves to the store. Fails with MissingObjectError when a
+ * stub's object is missing, which no crash leaves (objects are complete
  * before the stubs that name them are made): the store was tampered with.
  */
-export async function sealLayer(root: string, files: ObjectFiles): Promise<Map<string, number>> {
+export async function sealLayer(root: string, files: ObjectFiles, beforeAdopting: () => void): Promise<Map<string, number>> {
   const objects = new Map<string, number>();
   /** Stubs made for inodes with several links, so their other paths link to the same stub. */
   const stubsByInode = new Map<string, string>();
   const adopted: string[] = [];
+  let adopting = false;
   await forEachEntry(root, async (file, entry) => {
     if (!entry.isFile()) return;
     const kind = metacopyKind(file);
@@ -80,6 +82,10 @@ export async function sealLayer(root: string, files: ObjectFiles): Promise<Map<s
       fs.linkSync(linkedStub, temp);
     } else {
       const sha256 = await sha256Of(file);
+      if (!adopting) {
+        beforeAdopting();
+        adopting = true;
+      }
       const object = files.adopt(file, sha256);
       if (object.adopted) adopted.push(object.name);
       objects.set(object.name, st.size);

@@ -37,11 +37,11 @@ export class ObjectStore {
    * strata's Apply wrote lists them in its `manifest`, so it is not walked;
    * files written into it otherwise since then stay as they are.
    */
-  sealLayer(root: string, manifest: string): Promise<Map<string, number>> {
+  sealLayer(root: string, manifest: string, beforeAdopting: () => void): Promise<Map<string, number>> {
     return this.gate.shared(async () => {
       // A manifest is written once its objects are in the store, and Cleanup
       // cannot run meanwhile: what it lists is there.
-      return readManifest(manifest) ?? sealLayer(root, this.files);
+      return readManifest(manifest) ?? sealLayer(root, this.files, beforeAdopting);
     });
   }
 

@@ -10,7 +10,7 @@ const INFO_FIELD_TAG = (1 << 3) | 2;
 
 interface EncodedInfo {
   revision: Uint8Array;
-  /** The Info as one `info` field of a ListSnapshotsResponse: tag, length, message. */
+  /** infoField() of the Info. */
   field: Buffer;
 }
 
@@ -50,8 +50,12 @@ export class ListResponses {
     if (known !== undefined && known.revision.length === snapshot.revision.length && Buffer.compare(known.revision, snapshot.revision) === 0) {
       return known;
     }
-    const info = encodeMessage(this.#infoType, toProtoInfo(snapshot.info));
-    const field = Writer.create().uint32(INFO_FIELD_TAG).bytes(info).finish();
-    return { revision: snapshot.revision, field: Buffer.from(field.buffer, field.byteOffset, field.byteLength) };
+    return { revision: snapshot.revision, field: infoField(encodeMessage(this.#infoType, toProtoInfo(snapshot.info))) };
   }
+}
+
+/** An encoded Info as one `info` field of a ListSnapshotsResponse: tag, length, message. */
+export function infoField(info: Uint8Array): Buffer {
+  const field = Writer.create().uint32(INFO_FIELD_TAG).bytes(info).finish();
+  return Buffer.from(field.buffer, field.byteOffset, field.byteLength);
 }

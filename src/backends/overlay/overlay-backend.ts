@@ -181,10 +181,11 @@ export class OverlayBackend implements Backend {
     if (!this.objectMode.enabled) return { usage: await this.usage(ref) };
     let objects: Map<string, number>;
     try {
-      // Before any file moves to the store: should this Commit fail, Cleanup
-      // must still keep the objects the still active snapshot's stubs use.
-      markStubs(this.layout.stubMarker(ref.id));
-      objects = await this.objects.sealLayer(this.layout.fsDir(ref.id), this.layout.objectManifest(ref.id));
+      // Marked before any file moves to the store: should this Commit fail,
+      // Cleanup must still keep the objects the still active snapshot's
+      // stubs use. Stubs Apply wrote were marked when it wrote them.
+      const marker = this.layout.stubMarker(ref.id);
+      objects = await this.objects.sealLayer(this.layout.fsDir(ref.id), this.layout.objectManifest(ref.id), () => markStubs(marker));
     } catch (err) {
       if (err instanceof MissingObjectError) throw failedPrecondition(`cannot commit snapshot ${ref.id}: ${err.message}`);
       if (isErrno(err, 'ENOENT')) throw notFound(`storage of snapshot ${ref.id} is missing`);
