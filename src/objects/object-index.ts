@@ -8,12 +8,6 @@ export interface ObjectRecord {
   refs: number;
 }
 
-/**
- * Reference counts of objects, in LMDB beside the snapshot metadata: every
- * method that writes runs inside the metadata transaction of the Commit,
- * Remove or Cleanup it belongs to, so counts and snapshots change together
- * or not at all.
- */
 /** What the index records in all: kept as it changes, so status and metrics read one record. */
 export interface ObjectTotals {
   objects: number;
@@ -22,6 +16,12 @@ export interface ObjectTotals {
 
 const TOTALS_KEY = 'totals';
 
+/**
+ * Reference counts of objects, in LMDB beside the snapshot metadata: every
+ * method that writes runs inside the metadata transaction of the Commit,
+ * Remove or Cleanup it belongs to, so counts and snapshots change together
+ * or not at all.
+ */
 export class ObjectIndex {
   constructor(
     /** Object name -> record. */
@@ -32,8 +32,12 @@ export class ObjectIndex {
     private readonly counters: Database<ObjectTotals, string>,
   ) {}
 
-  /** Records committed layer `id` as referencing `objects` (name -> size). */
+  /**
+   * Records committed layer `id` as referencing `objects` (name -> size). A
+   * layer without objects needs nothing of the store and is not recorded.
+   */
   addLayer(id: string, objects: ReadonlyMap<string, number>): void {
+    if (objects.size === 0) return;
     this.layers.putSync(id, [...objects.keys()]);
     const totals = this.totals();
     for (const [name, size] of objects) {
