@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/package-root';
+import { median } from './stats';
 
 export const HARNESS = process.env.STRATA_HARNESS ?? path.resolve(PACKAGE_ROOT, '..', 'shared', 'harness');
 export const HARNESS_BIN = process.env.HARNESS_BIN ?? '/var/cache/strata-harness/bin';
@@ -61,4 +62,9 @@ export async function snapbench(command: string, flags: string[], env: Record<st
     if (!line.startsWith('#') && fields.length === 3) medians.set(fields[0], Number(fields[1]));
   }
   return { medians, pairsPerSecond };
+}
+
+/** The median over runs of each run's median for `op`, in milliseconds. */
+export function medianMs(results: SnapbenchResult[], op: string): number {
+  return median(results.map((r) => r.medians.get(op)!)) / 1000;
 }

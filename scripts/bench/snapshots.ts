@@ -25,7 +25,7 @@ import { SnapshotsClient } from '../../src/client/snapshots-client';
 import { spawnStrata } from '../../test/support/strata-process';
 import { numberArg } from './args';
 import { mountScratchFileSystem } from './scratch-fs';
-import { CONTAINERD_OVERLAYFS, dropCaches, harnessAvailable, snapbench, STRATA_FLOOR, STRATA_OVERLAY, type SnapbenchResult } from './snapbench';
+import { CONTAINERD_OVERLAYFS, dropCaches, harnessAvailable, medianMs, snapbench, STRATA_FLOOR, STRATA_OVERLAY, type SnapbenchResult } from './snapbench';
 import { median, printTable, timeMs } from './stats';
 
 const ROUNDS = numberArg('rounds', 5);
@@ -75,12 +75,10 @@ async function alternate(rounds: number, snapbenchFlags: string[], rootsDir: str
   return runs;
 }
 
-const medianOf = (results: SnapbenchResult[], op: string) => median(results.map((r) => r.medians.get(op)!)) / 1000;
-
 function comparison(runs: Runs, operations: Array<[string, string]>): string[][] {
   const rows = [['operation', 'strata ms', 'containerd ms', 'floor ms', 'strata/containerd', 'floor/containerd']];
   for (const [op, label] of operations) {
-    const [strata, containerd, floor] = [medianOf(runs.strata, op), medianOf(runs.containerd, op), medianOf(runs.floor, op)];
+    const [strata, containerd, floor] = [medianMs(runs.strata, op), medianMs(runs.containerd, op), medianMs(runs.floor, op)];
     rows.push([label, strata.toFixed(3), containerd.toFixed(3), floor.toFixed(3), (strata / containerd).toFixed(2), (floor / containerd).toFixed(2)]);
   }
   const throughput = (results: SnapbenchResult[]) => median(results.map((r) => r.pairsPerSecond));

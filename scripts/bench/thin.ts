@@ -18,8 +18,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/package-root';
 import { numberArg } from './args';
-import { HARNESS, HARNESS_BIN, harnessAvailable, snapbench, STRATA_SERVE, type SnapbenchResult } from './snapbench';
-import { median, printTable } from './stats';
+import { HARNESS, HARNESS_BIN, harnessAvailable, medianMs, snapbench, STRATA_SERVE, type SnapbenchResult } from './snapbench';
+import { printTable } from './stats';
 
 /** Set in the VM's environment (run.sh forwards STRATA_*), so a guest without device-mapper fails instead of recursing. */
 const IN_VM = 'STRATA_BENCH_IN_VM';
@@ -72,10 +72,9 @@ async function main(): Promise<void> {
       }
     }
   }
-  const medianOf = (results: SnapbenchResult[], op: string) => median(results.map((r) => r.medians.get(op)!)) / 1000;
   const rows = [['operation', 'strata thin ms', 'containerd devmapper ms', 'strata/containerd']];
   for (const [op, label] of OPERATIONS) {
-    const [strata, containerd] = [medianOf(runs.strata, op), medianOf(runs.containerd, op)];
+    const [strata, containerd] = [medianMs(runs.strata, op), medianMs(runs.containerd, op)];
     rows.push([label, strata.toFixed(1), containerd.toFixed(1), (strata / containerd).toFixed(2)]);
   }
   console.log(`\nthin: strata against containerd's devmapper in the emulated VM, ${COUNT} snapshots per phase, ${ROUNDS} alternating rounds`);

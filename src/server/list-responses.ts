@@ -47,9 +47,7 @@ export class ListResponses {
 
   #encodedInfo(snapshot: ListedSnapshot): EncodedInfo {
     const known = this.#encoded.get(snapshot.name);
-    if (known !== undefined && known.revision.length === snapshot.revision.length && Buffer.compare(known.revision, snapshot.revision) === 0) {
-      return known;
-    }
+    if (known !== undefined && Buffer.compare(known.revision, snapshot.revision) === 0) return known;
     return { revision: snapshot.revision, field: infoField(encodeMessage(this.#infoType, toProtoInfo(snapshot.info))) };
   }
 }

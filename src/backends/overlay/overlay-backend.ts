@@ -39,7 +39,6 @@ class StagedDir implements StagedStorage {
   publishedAs?: string;
 
   constructor(
-    readonly kind: NewSnapshot['kind'],
     readonly name: string,
     /** Identity of the dir, to recognise it after a rename. */
     readonly dev: number,
@@ -120,7 +119,7 @@ export class OverlayBackend implements Backend {
       if (owner) lchownSync(fsDir, owner.uid, owner.gid);
       if (snapshot.kind === 'active') mkdirWithMode(path.join(dir, 'work'), WORK_DIR_MODE, this.#umask);
       const identity = statSync(dir);
-      return new StagedDir(snapshot.kind, name, identity.dev, identity.ino);
+      return new StagedDir(name, identity.dev, identity.ino);
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       this.#staged.delete(name);
