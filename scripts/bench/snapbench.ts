@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/package-root';
+import { STRATA_BIN } from '../../test/support/strata-process';
 import { median } from './stats';
 
 export const HARNESS = process.env.STRATA_HARNESS ?? path.resolve(PACKAGE_ROOT, '..', 'shared', 'harness');
@@ -20,7 +21,7 @@ export const CONTAINERD_OVERLAYFS = `exec ${HARNESS_BIN}/refsnap --async-remove 
 export const STRATA_FLOOR = `exec ${process.execPath} ${path.join(PACKAGE_ROOT, 'dist', 'scripts', 'bench', 'floor-server.js')} {socket}`;
 
 /** `strata serve` as built in dist/, on the harness's root and socket; options may follow. */
-export const STRATA_SERVE = `exec ${process.execPath} ${path.join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js')} serve --root {root} --address {socket} --log-level warn`;
+export const STRATA_SERVE = `exec ${process.execPath} ${STRATA_BIN} serve --root {root} --address {socket} --log-level warn`;
 
 /** strata's overlay backend (the default one). */
 export const STRATA_OVERLAY = STRATA_SERVE;

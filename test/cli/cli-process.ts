@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import * as path from 'node:path';
+import { STRATA_BIN } from '../support/strata-process';
 
-/** The compiled CLI, as `bin.strata` runs it. */
-export const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
+/** The CLI, as `bin.strata` runs it. */
+export const CLI = STRATA_BIN;
 
 export interface CliResult {
   code: number | null;

@@ -11,12 +11,13 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { STRATA_BIN } from '../support/strata-process';
 import { runInVm, whyNoVm } from '../vm/suites-in-vm';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const harness = path.resolve(process.env.STRATA_HARNESS_DIR ?? path.join(repoRoot, '..', 'shared', 'harness'));
 const runSuite = path.join(harness, 'run-suite.sh');
-const strata = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const strata = STRATA_BIN;
 /** The cases of containerd 1.7.24's SnapshotterSuite. */
 const SUITE_CASES = 21;
 

@@ -65,7 +65,7 @@ describe('scripts/install.sh', () => {
 
     // The copy runs from its own directory, not the checkout, with production dependencies only.
     const wrapper = await fs.readFile(bin, 'utf8');
-    assert.ok(wrapper.includes(path.join(lib, 'dist/src/cli/main.js')), wrapper);
+    assert.ok(wrapper.includes(path.join(lib, 'dist/src/cli/launch.js')), wrapper);
     assert.ok(!wrapper.includes(PACKAGE_ROOT), wrapper);
     assert.ok(existsSync(path.join(lib, 'node_modules/@grpc/grpc-js')));
     assert.ok(existsSync(path.join(lib, 'node_modules/@napi-rs/xattr')));

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/package-root';
 import { scaledMs } from './time-scale';
 
-export const STRATA_BIN = path.join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
+/** What `strata` runs once installed: the launcher of the bundled CLI. */
+export const STRATA_BIN = path.join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'launch.js');
 
 export interface StrataProcess {
   child: ChildProcess;

@@ -7,6 +7,7 @@ import { detectOverlayFeatures } from './features';
 import { OverlayLayout } from './layout';
 import { OverlayBackend, type ObjectStoreMode, type ObjectStoreSetting } from './overlay-backend';
 import { objectStoreUnsupportedReason } from './object-store-support';
+import { probeOncePerBoot } from './probe-cache';
 import { checkOverlaySupport } from './support';
 
 export interface OverlayBackendOptions {
@@ -20,14 +21,17 @@ export interface OverlayBackendOptions {
 /**
  * The overlayfs backend. Whether overlay works under `root`, the kernel
  * features its mounts use and whether the object store can be used are
- * checked once, here.
+ * checked here, the mounting probes once per boot.
  */
 export async function createOverlayBackend(options: OverlayBackendOptions): Promise<OverlayBackend> {
   const layout = new OverlayLayout(options.root);
   await mkdir(layout.snapshotsDir, { recursive: true, mode: 0o700 });
-  await checkOverlaySupport(layout.snapshotsDir);
   const features = await detectOverlayFeatures();
-  const reason = options.objectStore === 'off' ? 'object_store is "off"' : await objectStoreUnsupportedReason(layout.snapshotsDir, features);
+  const probed = await probeOncePerBoot(layout.probeFile, layout.snapshotsDir, features, async () => {
+    await checkOverlaySupport(layout.snapshotsDir);
+    return { objectStoreReason: await objectStoreUnsupportedReason(layout.snapshotsDir, features) };
+  });
+  const reason = options.objectStore === 'off' ? 'object_store is "off"' : probed.objectStoreReason;
   if (options.objectStore === 'on' && reason !== undefined) {
     throw unavailable(`object_store is "on", but the object store cannot be used here: ${reason}`);
   }

@@ -35,6 +35,8 @@ export class OverlayLayout {
    */
   readonly linksAnchor: string;
   readonly emptyDir: string;
+  /** What start-up's overlay probes found in this boot (probe-cache.ts). */
+  readonly probeFile: string;
 
   constructor(root: string) {
     if (!path.isAbsolute(root)) throw invalidArgument(`overlay root must be an absolute path, got ${JSON.stringify(root)}`);
@@ -43,6 +45,7 @@ export class OverlayLayout {
     this.linksDir = path.join(root, 'l');
     this.linksAnchor = path.join(LINK_ANCHORS_DIR, createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 8));
     this.emptyDir = path.join(root, 'empty');
+    this.probeFile = path.join(root, 'overlay-probe.json');
   }
 
   /** An entry of `snapshots/`: a snapshot id or a temporary name. */
