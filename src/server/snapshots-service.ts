@@ -36,7 +36,7 @@ export function snapshotsService(snapshotter: Snapshotter, observe: CallObserver
     Update: unary(SERVICE, 'Update', updateRequest, async (r) => {
       return { info: toProtoInfo(await snapshotter.update(r.info, r.update_mask?.paths ?? [])) };
     }, observe),
-    List: serverStream(SERVICE, 'List', listRequest, (r) => listResponses.messages(snapshotter.list(r.filters), selectsAll(r.filters)), observe),
+    List: serverStream(SERVICE, 'List', listRequest, (r) => listResponses.messages(() => snapshotter.list(r.filters), selectsAll(r.filters), snapshotter.generation), observe),
     Usage: unary(SERVICE, 'Usage', keyRequest, async (r) => toProtoUsage(await snapshotter.usage(r.key)), observe),
     Cleanup: unary(SERVICE, 'Cleanup', emptyRequest, async () => {
       await snapshotter.cleanup();

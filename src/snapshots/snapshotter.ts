@@ -165,6 +165,11 @@ export class Snapshotter {
    * `info` is read, so a caller that kept what it made of an unchanged
    * revision reads nothing more.
    */
+  /** Equal readings bracket a time in which no snapshot changed (MetaStore.generation). */
+  get generation(): number {
+    return this.store.generation;
+  }
+
   *list(filters: string[]): Generator<ListedSnapshot> {
     const matches = parseSnapshotFilters(filters);
     for (const entry of this.store.entries()) {

@@ -76,6 +76,19 @@ export class MetaStore {
 
   /** Transactions handed to lmdb-js's write thread and not yet committed. */
   #queued = 0;
+  #generation = 0;
+
+  /**
+   * Differs from any earlier reading once a snapshot record may have changed:
+   * it moves at each put or delete, and again when that transaction has
+   * committed or rolled back, so a reading taken between the two (which saw
+   * the records before the commit) is never taken for the committed state.
+   * One server owns a root (root-lock.ts), so no other process writes them.
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
   /** Set from a synchronous commit until the event loop's next turn. */
   #committedThisTurn = false;
 
@@ -102,10 +115,15 @@ export class MetaStore {
         return Promise.resolve(this.env.transactionSync(operation));
       } catch (err) {
         return Promise.reject(err);
+      } finally {
+        this.#generation++;
       }
     }
     this.#queued++;
-    return this.env.childTransaction(operation).finally(() => this.#queued--);
+    return this.env.childTransaction(operation).finally(() => {
+      this.#queued--;
+      this.#generation++;
+    });
   }
 
   get(name: string): SnapshotRecord | undefined {
@@ -116,10 +134,12 @@ export class MetaStore {
   put(name: string, record: SnapshotRecord): void {
     checkKey(name);
     this.snapshots.putSync(name, record);
+    this.#generation++;
   }
 
   delete(name: string): void {
     this.snapshots.removeSync(name);
+    this.#generation++;
   }
 
   /** A fresh storage id; ids only grow, so debris of a crashed operation never collides with a live id. */

@@ -295,6 +295,25 @@ describe(`List (${TEST_BACKEND})`, () => {
     await t.client.update({ name: 'bulk/007', labels: { bulk: 'yes' } }, ['labels.bulk']);
   });
 
+  it('lists the writes that commit while Lists run beside them', async () => {
+    const listed = async () => {
+      const out = new Set<string>();
+      for await (const info of t.client.list()) out.add(info.name);
+      return out;
+    };
+    const keys = Array.from({ length: 8 }, (_, i) => `ns/6/overlap-${i}`);
+    // Overlapping Prepares commit as a group; Lists sent among them see none, some or all.
+    const writes = Promise.all(keys.map((key) => t.client.prepare(key)));
+    const during = [listed(), listed()];
+    await writes;
+    await Promise.all(during);
+    const after = await listed();
+    assert.deepEqual(keys.filter((key) => !after.has(key)), []);
+    await Promise.all(keys.map((key) => t.client.remove(key)));
+    const removed = await listed();
+    assert.deepEqual(keys.filter((key) => removed.has(key)), []);
+  });
+
   it('rejects a malformed filter with InvalidArgument', async () => {
     assert.equal(await codeOf(names(['labels."unterminated'])), 'InvalidArgument');
     assert.equal(await codeOf(names(['name~=('])), 'InvalidArgument');

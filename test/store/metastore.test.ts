@@ -129,4 +129,32 @@ describe('MetaStore', () => {
     // The failed call's id allocation was rolled back with it.
     assert.equal(await store.transact(() => store.allocateId()), '3');
   });
+
+  it('moves its generation past every reading taken before a write committed', async () => {
+    // A reading right after a put, inside the transaction, is what a List could
+    // take before the commit, and it lists the store without that put.
+    let afterPut = 0;
+    const putC = () => {
+      store.put('c', record('3'));
+      afterPut = store.generation;
+    };
+    const initial = store.generation;
+    await store.transact(putC);
+    assert.notEqual(store.generation, initial);
+    assert.notEqual(store.generation, afterPut, 'committed on this thread');
+    // Overlapping calls are queued for lmdb-js's write thread and commit as a group.
+    await Promise.all([store.transact(() => store.put('b', record('2'))), store.transact(putC)]);
+    assert.notEqual(store.generation, afterPut, 'committed as a group');
+    // A rolled-back write moves it too.
+    let afterRolledBackPut = 0;
+    await assert.rejects(
+      store.transact(() => {
+        store.put('d', record('4'));
+        afterRolledBackPut = store.generation;
+        throw new Error('no');
+      }),
+    );
+    assert.notEqual(store.generation, afterRolledBackPut);
+    assert.equal(store.get('d'), undefined);
+  });
 });
