@@ -9,7 +9,10 @@
  * Thin needs device-mapper: on a host without it the script runs itself
  * again inside the VM (scripts/vm/run.sh). The VM's CPU is emulated, which
  * makes every call far slower than on real hardware and magnifies per-call
- * CPU cost; the ratio is the number to read.
+ * CPU cost; the ratio is the number to read. The floor server
+ * (floor-server.ts: grpc-js answering from memory) runs beside them in the
+ * same VM, so Stat, Mounts and List, which touch no device, show what any
+ * grpc-js server costs there.
  *
  *   node dist/scripts/bench/thin.js [--rounds 2] [--count 20]
  */
@@ -18,7 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/package-root';
 import { numberArg } from './args';
-import { HARNESS, HARNESS_BIN, harnessAvailable, medianMs, snapbench, STRATA_SERVE, type SnapbenchResult } from './snapbench';
+import { HARNESS, HARNESS_BIN, harnessAvailable, medianMs, snapbench, STRATA_FLOOR, STRATA_SERVE, type SnapbenchResult } from './snapbench';
 import { printTable } from './stats';
 
 /** Set in the VM's environment (run.sh forwards STRATA_*), so a guest without device-mapper fails instead of recursing. */
@@ -60,22 +63,22 @@ function devmapperCommand(dir: string): string {
 }
 
 async function main(): Promise<void> {
-  const runs = { strata: [] as SnapbenchResult[], containerd: [] as SnapbenchResult[] };
+  const runs = { strata: [] as SnapbenchResult[], containerd: [] as SnapbenchResult[], floor: [] as SnapbenchResult[] };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const side of ['containerd', 'strata'] as const) {
+    for (const side of ['containerd', 'strata', 'floor'] as const) {
       const dir = fs.mkdtempSync(`/tmp/thin-bench-${side}-`);
       try {
-        const command = side === 'strata' ? strataThinCommand(dir) : devmapperCommand(dir);
+        const command = side === 'strata' ? strataThinCommand(dir) : side === 'containerd' ? devmapperCommand(dir) : STRATA_FLOOR;
         runs[side].push(await snapbench(command, [...FLAGS, '-root', path.join(dir, 'root')], { SNAPSHOTTER_START_TIMEOUT: START_TIMEOUT }));
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     }
   }
-  const rows = [['operation', 'strata thin ms', 'containerd devmapper ms', 'strata/containerd']];
+  const rows = [['operation', 'strata thin ms', 'containerd devmapper ms', 'floor ms', 'strata/containerd', 'floor/containerd']];
   for (const [op, label] of OPERATIONS) {
-    const [strata, containerd] = [medianMs(runs.strata, op), medianMs(runs.containerd, op)];
-    rows.push([label, strata.toFixed(1), containerd.toFixed(1), (strata / containerd).toFixed(2)]);
+    const [strata, containerd, floor] = [medianMs(runs.strata, op), medianMs(runs.containerd, op), medianMs(runs.floor, op)];
+    rows.push([label, strata.toFixed(1), containerd.toFixed(1), floor.toFixed(1), (strata / containerd).toFixed(2), (floor / containerd).toFixed(2)]);
   }
   console.log(`\nthin: strata against containerd's devmapper in the emulated VM, ${COUNT} snapshots per phase, ${ROUNDS} alternating rounds`);
   printTable(rows);

@@ -4,11 +4,14 @@ import path from 'node:path';
 /**
  * Writes this process's pid to `file` (replacing one a dead server left) and
  * returns what removes it. Written only once the server is serving, so a
- * pid found there is a server that started.
+ * pid found there is a server that started. Renamed into place, so a reader
+ * never finds it empty.
  */
 export async function writePidFile(file: string): Promise<() => Promise<void>> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
-  await fs.writeFile(file, `${process.pid}\n`, { mode: 0o644 });
+  const staging = `${file}.${process.pid}`;
+  await fs.writeFile(staging, `${process.pid}\n`, { mode: 0o644 });
+  await fs.rename(staging, file);
   return async () => {
     // Another server may have taken the file over since; its pid stays.
     const owner = await fs.readFile(file, 'utf8').catch(() => '');

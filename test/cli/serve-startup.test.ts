@@ -113,6 +113,9 @@ describe('strata serve start-up failures', () => {
     const pidFile = path.join(p.base, 'pid', 'strata.pid');
     const server = await startServe([...p.flags, '--pid-file', pidFile], p.address);
     try {
+      // Written once the socket is live, so it may follow the first accepted connection by a moment.
+      const deadline = Date.now() + 5_000;
+      while (!existsSync(pidFile) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
       assert.equal(await readFile(pidFile, 'utf8'), `${server.child.pid}\n`);
     } finally {
       assert.equal(await server.stop(), 0, server.stderr());
