@@ -7,15 +7,35 @@
  *
  *   node dist/scripts/build/bundle.js
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import { buildSync } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { PACKAGE_ROOT } from '../../src/package-root';
 
 export const BUNDLE_DIR = path.join(PACKAGE_ROOT, 'dist', 'bundle');
 
+/**
+ * lmdb's JavaScript goes into the bundle (compiling it was a tenth of
+ * `serve`'s start), but it finds its native addon, its compression
+ * dictionary and its own require() from its file's path: each `__filename`
+ * there becomes where lmdb's entry point resolves at run time, in the
+ * installed node_modules. A release of lmdb without them fails the build.
+ */
+const lmdbFindsItself: Plugin = {
+  name: 'lmdb-finds-itself',
+  setup(plugin) {
+    plugin.onLoad({ filter: /\/node_modules\/lmdb\/dist\/index\.cjs$/ }, (file) => {
+      const source = fs.readFileSync(file.path, 'utf8');
+      const uses = source.split("'file:' + __filename").length - 1;
+      if (uses !== 3) throw new Error(`lmdb's ${file.path} names its own path ${uses} times, not the 3 this build rewrites`);
+      return { contents: source.replaceAll("'file:' + __filename", "'file:' + require.resolve('lmdb')"), loader: 'js' };
+    });
+  },
+};
+
 if (require.main === module) {
   const compiled = path.join(PACKAGE_ROOT, 'dist', 'src');
-  buildSync({
+  void build({
     entryPoints: {
       strata: path.join(compiled, 'cli', 'main.js'),
       // apply-thread.ts starts it by path, beside itself: dist/bundle/ here as dist/src/changeset/ unbundled.
@@ -26,11 +46,19 @@ if (require.main === module) {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    // Native addons load their binaries from their own package directories.
-    external: ['lmdb', '@napi-rs/xattr'],
+    // Native addons load their binaries from their own package directories; bun:ffi is in a branch for Bun.
+    external: ['@napi-rs/xattr', 'msgpackr-extract', 'bun:ffi'],
+    plugins: [lmdbFindsItself],
     // Less to parse at each start; identifiers stay, so stack traces keep their names.
     minifyWhitespace: true,
     minifySyntax: true,
+    // Non-ASCII characters escaped: the launcher reads the bundle as latin1.
+    charset: 'ascii',
     logLevel: 'warning',
+    // lmdbFindsItself's require.resolve('lmdb') runs in the installed package, as intended.
+    logOverride: { 'require-resolve-not-external': 'silent' },
+  }).catch(() => {
+    // esbuild has printed why.
+    process.exit(1);
   });
 }

@@ -66,8 +66,8 @@ function writeCache(file: string, data: Buffer): void {
 }
 
 function run(): void {
-  // The bundle keeps main.ts's #! line, which only a file run by node itself may start with.
-  const source = fs.readFileSync(BUNDLE, 'utf8').replace(/^#!.*/, '');
+  // ASCII (bundle.ts), so latin1 reads it exactly, several times faster than utf8.
+  const source = fs.readFileSync(BUNDLE, 'latin1');
   const cacheFile = path.join(CACHE_DIR, cacheName(process.argv.slice(2)));
   const cachedData = readTrustedCache(cacheFile);
   const script = new vm.Script(Module.wrap(source), { filename: BUNDLE, cachedData });

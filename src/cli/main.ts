@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerApply } from './commands/apply';
 import { registerDiff } from './commands/diff';
