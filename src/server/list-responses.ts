@@ -1,5 +1,6 @@
 import { Writer } from 'protobufjs/light';
-import type { ListedSnapshot } from '../snapshots/snapshotter';
+import { selectsAll } from '../snapshots/filters';
+import type { ListedSnapshot, Snapshotter } from '../snapshots/snapshotter';
 import { encodeMessage, messageType, SNAPSHOTS_PROTO } from './proto';
 import { toProtoInfo } from './snapshot-messages';
 
@@ -14,60 +15,75 @@ interface EncodedInfo {
   field: Buffer;
 }
 
-/** The messages of a List of all snapshots, and the store generation they were read at. */
+/** The snapshots' names in store order and the List messages of all of them. */
 interface ListOfAll {
-  generation: number;
+  names: string[];
   messages: Buffer[];
 }
+
+/** What ListResponses reads: the snapshotter's List and the changes since the previous one. */
+export type ListSource = Pick<Snapshotter, 'list' | 'listed' | 'names' | 'takeChangedNames'>;
 
 /**
  * List responses as wire bytes, each Info encoded once per revision of its
  * snapshot. containerd lists every snapshot each time it collects garbage,
- * and almost all of them are unchanged since the last List: encoding their
- * Infos again cost more than reading them. A List of all snapshots with no
- * change since the previous one (an equal store generation) sends that
- * List's messages again without reading the store.
+ * mostly right after a few were removed, and all the others are unchanged:
+ * a List of all snapshots reads only those the store reports changed since
+ * the previous one (and the names alone when some came or went) and sends
+ * the earlier encodings of the rest. A List while a write is being committed
+ * reads every record.
  */
 export class ListResponses {
   readonly #infoType = messageType(SNAPSHOTS_PROTO, 'containerd.services.snapshots.v1.Info');
-  /** By name; replaced by each List of all snapshots, so removed ones do not linger. */
+  /** By name, of the snapshots of #all. */
   #encoded = new Map<string, EncodedInfo>();
-  #lastListOfAll?: ListOfAll;
+  #all?: ListOfAll;
 
-  /**
-   * `list()`'s snapshots as ListSnapshotsResponse messages. `all`: they are
-   * every snapshot there is. `generation`: the store's (Snapshotter.generation)
-   * before `list()` is called.
-   */
-  *messages(list: () => Iterable<ListedSnapshot>, all: boolean, generation: number): Generator<Uint8Array> {
-    if (all && this.#lastListOfAll?.generation === generation) {
-      yield* this.#lastListOfAll.messages;
-      return;
+  constructor(private readonly source: ListSource) {}
+
+  /** ListSnapshotsResponse messages of the snapshots `filters` select. */
+  messages(filters: string[]): Iterable<Uint8Array> {
+    if (selectsAll(filters)) return this.#listOfAll().messages;
+    // Filtered Lists reuse the encodings but never add to them.
+    return batches(map(this.source.list(filters), (snapshot) => this.#encodedInfo(snapshot).field));
+  }
+
+  #listOfAll(): ListOfAll {
+    const changed = this.source.takeChangedNames();
+    this.#all = this.#all !== undefined && changed !== undefined ? this.#updated(this.#all, changed) : this.#readAll();
+    return this.#all;
+  }
+
+  /** Every record read; encodings of removed snapshots are dropped. */
+  #readAll(): ListOfAll {
+    const encoded = new Map<string, EncodedInfo>();
+    const names: string[] = [];
+    for (const snapshot of this.source.list([])) {
+      encoded.set(snapshot.name, this.#encodedInfo(snapshot));
+      names.push(snapshot.name);
     }
-    const seen = all ? new Map<string, EncodedInfo>() : undefined;
-    const messages: Buffer[] = [];
-    let batch: Buffer[] = [];
-    let bytes = 0;
-    for (const snapshot of list()) {
-      const encoded = this.#encodedInfo(snapshot);
-      seen?.set(snapshot.name, encoded);
-      batch.push(encoded.field);
-      bytes += encoded.field.length;
-      if (batch.length === LIST_BATCH) {
-        messages.push(Buffer.concat(batch, bytes));
-        yield messages[messages.length - 1];
-        batch = [];
-        bytes = 0;
+    this.#encoded = encoded;
+    return this.#listed(names);
+  }
+
+  #updated(all: ListOfAll, changed: Set<string>): ListOfAll {
+    if (changed.size === 0) return all;
+    let namesChanged = false;
+    for (const name of changed) {
+      const snapshot = this.source.listed(name);
+      if (snapshot === undefined) {
+        namesChanged = this.#encoded.delete(name) || namesChanged;
+      } else {
+        namesChanged ||= !this.#encoded.has(name);
+        this.#encoded.set(name, this.#encodedInfo(snapshot));
       }
     }
-    if (batch.length > 0) {
-      messages.push(Buffer.concat(batch, bytes));
-      yield messages[messages.length - 1];
-    }
-    if (seen) {
-      this.#encoded = seen;
-      this.#lastListOfAll = { generation, messages };
-    }
+    // The store's own order, read from its keys alone.
+    return this.#listed(namesChanged ? [...this.source.names()] : all.names);
+  }
+
+  #listed(names: string[]): ListOfAll {
+    return { names, messages: [...batches(names.map((name) => this.#encoded.get(name)!.field))] };
   }
 
   #encodedInfo(snapshot: ListedSnapshot): EncodedInfo {
@@ -75,6 +91,26 @@ export class ListResponses {
     if (known !== undefined && Buffer.compare(known.revision, snapshot.revision) === 0) return known;
     return { revision: snapshot.revision, field: infoField(encodeMessage(this.#infoType, toProtoInfo(snapshot.info))) };
   }
+}
+
+function* map<T, U>(items: Iterable<T>, f: (item: T) => U): Generator<U> {
+  for (const item of items) yield f(item);
+}
+
+/** Info fields as ListSnapshotsResponse messages of LIST_BATCH each. */
+function* batches(fields: Iterable<Buffer>): Generator<Buffer> {
+  let batch: Buffer[] = [];
+  let bytes = 0;
+  for (const field of fields) {
+    batch.push(field);
+    bytes += field.length;
+    if (batch.length === LIST_BATCH) {
+      yield Buffer.concat(batch, bytes);
+      batch = [];
+      bytes = 0;
+    }
+  }
+  if (batch.length > 0) yield Buffer.concat(batch, bytes);
 }
 
 /** An encoded Info as one `info` field of a ListSnapshotsResponse: tag, length, message. */

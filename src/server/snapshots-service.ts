@@ -1,6 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Snapshotter } from '../snapshots/snapshotter';
-import { selectsAll } from '../snapshots/filters';
 import { serverStream, unary, type CallObserver } from './handlers';
 import { ListResponses } from './list-responses';
 import {
@@ -19,7 +18,7 @@ const SERVICE = 'snapshots';
 
 /** containerd.services.snapshots.v1.Snapshots over a Snapshotter: translation only. */
 export function snapshotsService(snapshotter: Snapshotter, observe: CallObserver): grpc.UntypedServiceImplementation {
-  const listResponses = new ListResponses();
+  const listResponses = new ListResponses(snapshotter);
   return {
     Prepare: unary(SERVICE, 'Prepare', createRequest, async (r) => toProtoMounts(await snapshotter.prepare(r.key, r.parent, r.labels)), observe),
     View: unary(SERVICE, 'View', createRequest, async (r) => toProtoMounts(await snapshotter.view(r.key, r.parent, r.labels)), observe),
@@ -36,7 +35,7 @@ export function snapshotsService(snapshotter: Snapshotter, observe: CallObserver
     Update: unary(SERVICE, 'Update', updateRequest, async (r) => {
       return { info: toProtoInfo(await snapshotter.update(r.info, r.update_mask?.paths ?? [])) };
     }, observe),
-    List: serverStream(SERVICE, 'List', listRequest, (r) => listResponses.messages(() => snapshotter.list(r.filters), selectsAll(r.filters), snapshotter.generation), observe),
+    List: serverStream(SERVICE, 'List', listRequest, (r) => listResponses.messages(r.filters), observe),
     Usage: unary(SERVICE, 'Usage', keyRequest, async (r) => toProtoUsage(await snapshotter.usage(r.key)), observe),
     Cleanup: unary(SERVICE, 'Cleanup', emptyRequest, async () => {
       await snapshotter.cleanup();

@@ -165,9 +165,20 @@ export class Snapshotter {
    * `info` is read, so a caller that kept what it made of an unchanged
    * revision reads nothing more.
    */
-  /** Equal readings bracket a time in which no snapshot changed (MetaStore.generation). */
-  get generation(): number {
-    return this.store.generation;
+  /** Names of the snapshots made, changed or removed since the previous call; see MetaStore.takeChangedNames. */
+  takeChangedNames(): Set<string> | undefined {
+    return this.store.takeChangedNames();
+  }
+
+  /** One snapshot as list() gives it. */
+  listed(name: string): ListedSnapshot | undefined {
+    const stored = this.store.stored(name);
+    return stored === undefined ? undefined : new ListedSnapshot(stored);
+  }
+
+  /** Every snapshot's name, in list()'s order. */
+  names(): Iterable<string> {
+    return this.store.names();
   }
 
   *list(filters: string[]): Generator<ListedSnapshot> {

@@ -76,17 +76,22 @@ export class MetaStore {
 
   /** Transactions handed to lmdb-js's write thread and not yet committed. */
   #queued = 0;
-  #generation = 0;
+  /** Names put or deleted since takeChangedNames() last returned them. */
+  #changedNames = new Set<string>();
 
   /**
-   * Differs from any earlier reading once a snapshot record may have changed:
-   * it moves at each put or delete, and again when that transaction has
-   * committed or rolled back, so a reading taken between the two (which saw
-   * the records before the commit) is never taken for the committed state.
-   * One server owns a root (root-lock.ts), so no other process writes them.
+   * The names of the snapshot records put or deleted (committed or rolled
+   * back) since the previous call, for one reader that keeps what it derived
+   * from records and updates only these. Undefined while a queued
+   * transaction has not settled: its writes, whether or not already made,
+   * may not be readable yet, and they stay to be returned once it has. One
+   * server owns a root (root-lock.ts), so no other process writes records.
    */
-  get generation(): number {
-    return this.#generation;
+  takeChangedNames(): Set<string> | undefined {
+    if (this.#queued > 0) return undefined;
+    const changed = this.#changedNames;
+    this.#changedNames = new Set();
+    return changed;
   }
 
   /** Set from a synchronous commit until the event loop's next turn. */
@@ -115,15 +120,10 @@ export class MetaStore {
         return Promise.resolve(this.env.transactionSync(operation));
       } catch (err) {
         return Promise.reject(err);
-      } finally {
-        this.#generation++;
       }
     }
     this.#queued++;
-    return this.env.childTransaction(operation).finally(() => {
-      this.#queued--;
-      this.#generation++;
-    });
+    return this.env.childTransaction(operation).finally(() => this.#queued--);
   }
 
   get(name: string): SnapshotRecord | undefined {
@@ -134,12 +134,12 @@ export class MetaStore {
   put(name: string, record: SnapshotRecord): void {
     checkKey(name);
     this.snapshots.putSync(name, record);
-    this.#generation++;
+    this.#changedNames.add(name);
   }
 
   delete(name: string): void {
     this.snapshots.removeSync(name);
-    this.#generation++;
+    this.#changedNames.add(name);
   }
 
   /** A fresh storage id; ids only grow, so debris of a crashed operation never collides with a live id. */
@@ -151,9 +151,24 @@ export class MetaStore {
 
   /** Every snapshot in name order, read lazily from one consistent read snapshot. */
   *entries(): Generator<StoredSnapshot> {
-    // lmdb-js's types leave out the decoder its msgpack databases have.
-    const { decoder } = this.snapshots as unknown as { decoder: RecordDecoder };
+    const decoder = this.#decoder;
     for (const { key, value } of this.snapshotBytes.getRange()) yield new StoredSnapshot(key, value, decoder);
+  }
+
+  /** One snapshot as entries() gives it. */
+  stored(name: string): StoredSnapshot | undefined {
+    const bytes = this.snapshotBytes.get(name);
+    return bytes === undefined ? undefined : new StoredSnapshot(name, bytes, this.#decoder);
+  }
+
+  /** Every snapshot's name in entries()' order, without reading records. */
+  names(): Iterable<string> {
+    return this.snapshotBytes.getKeys();
+  }
+
+  get #decoder(): RecordDecoder {
+    // lmdb-js's types leave out the decoder its msgpack databases have.
+    return (this.snapshots as unknown as { decoder: RecordDecoder }).decoder;
   }
 
   liveIds(): Set<string> {

@@ -279,12 +279,15 @@ describe(`List (${TEST_BACKEND})`, () => {
     await t.client.remove('ns/5/gone');
     await t.client.remove('ns/5/reused');
     await t.client.view('ns/5/reused', 'ns/1/base', { second: 'yes' });
+    await t.client.prepare('ns/5/transient');
+    await t.client.remove('ns/5/transient');
     const after = await infos();
 
     assert.deepEqual(after.get('bulk/007'), { kind: 'active', labels: { bulk: 'no' }, updated: updated.updatedAt });
     assert.equal(after.has('ns/5/changing-a'), false);
     assert.equal(after.get('ns/5/changed')?.kind, 'committed');
     assert.equal(after.has('ns/5/gone'), false);
+    assert.equal(after.has('ns/5/transient'), false);
     assert.equal(after.get('ns/5/reused')?.kind, 'view');
     assert.deepEqual(after.get('ns/5/reused')?.labels, { second: 'yes' });
     assert.deepEqual(after.get('bulk/008'), before.get('bulk/008'));

@@ -130,31 +130,31 @@ describe('MetaStore', () => {
     assert.equal(await store.transact(() => store.allocateId()), '3');
   });
 
-  it('moves its generation past every reading taken before a write committed', async () => {
-    // A reading right after a put, inside the transaction, is what a List could
-    // take before the commit, and it lists the store without that put.
-    let afterPut = 0;
-    const putC = () => {
-      store.put('c', record('3'));
-      afterPut = store.generation;
-    };
-    const initial = store.generation;
-    await store.transact(putC);
-    assert.notEqual(store.generation, initial);
-    assert.notEqual(store.generation, afterPut, 'committed on this thread');
-    // Overlapping calls are queued for lmdb-js's write thread and commit as a group.
-    await Promise.all([store.transact(() => store.put('b', record('2'))), store.transact(putC)]);
-    assert.notEqual(store.generation, afterPut, 'committed as a group');
-    // A rolled-back write moves it too.
-    let afterRolledBackPut = 0;
+  it('reports the names it wrote since it was last asked, and none while a queued write has not settled', async () => {
+    store.takeChangedNames();
+    await store.transact(() => {
+      store.put('a', record('1'));
+      store.put('b', record('2'));
+    });
+    assert.deepEqual(store.takeChangedNames(), new Set(['a', 'b']));
+    assert.deepEqual(store.takeChangedNames(), new Set());
+
+    // Overlapping calls are queued for lmdb-js's write thread.
+    const writes = Promise.all([store.transact(() => store.delete('a')), store.transact(() => store.put('c', record('3')))]);
+    assert.equal(store.takeChangedNames(), undefined);
+    await writes;
+    assert.deepEqual(store.takeChangedNames(), new Set(['a', 'c']));
+
+    // A rolled-back write is reported too: its name is read again and found as it was.
     await assert.rejects(
       store.transact(() => {
         store.put('d', record('4'));
-        afterRolledBackPut = store.generation;
         throw new Error('no');
       }),
     );
-    assert.notEqual(store.generation, afterRolledBackPut);
-    assert.equal(store.get('d'), undefined);
+    assert.deepEqual(store.takeChangedNames(), new Set(['d']));
+    assert.equal(store.stored('d'), undefined);
+    assert.equal(store.stored('c')?.record.id, '3');
+    assert.deepEqual([...store.names()], ['b', 'c']);
   });
 });
