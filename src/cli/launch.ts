@@ -61,7 +61,12 @@ function writeCache(file: string, data: Buffer): void {
     fs.writeFileSync(staging, data, { mode: 0o644 });
     fs.renameSync(staging, file);
   } catch {
-    fs.rmSync(staging, { force: true });
+    // Runs at exit, so nothing may throw from here.
+    try {
+      fs.unlinkSync(staging);
+    } catch {
+      // Never written, or in a directory this user cannot change.
+    }
   }
 }
 

@@ -75,4 +75,18 @@ describe('the launcher', () => {
     assert.notEqual(replaced.split(':')[0], rewritten.split(':')[0]);
     assert.equal(replaced.split(':')[2], '644');
   });
+
+  it('runs for a user who can neither read nor write the cache, and leaves it as it was', async (t) => {
+    const { launcher, cacheDir } = await packageCopy(t);
+    await version(launcher);
+    const cache = path.join(cacheDir, cacheName(['--version']));
+    const written = await fingerprint(cache);
+    await fs.chmod(path.dirname(path.dirname(path.dirname(cacheDir))), 0o755);
+    await fs.chmod(cacheDir, 0o700);
+    const nobody = 65534;
+    const { stdout } = await run(process.execPath, [launcher, '--version'], { uid: nobody, gid: nobody, cwd: '/' });
+    assert.equal(stdout, await version(launcher));
+    assert.equal(await fingerprint(cache), written);
+    assert.deepEqual(await fs.readdir(cacheDir), [path.basename(cache)]);
+  });
 });
