@@ -10,6 +10,12 @@ const NEXT_ID_KEY = 'next-id';
  * still decode. A msgpackr option lmdb-js passes on, though its types omit it.
  */
 const PLAIN_MAPS = { useRecords: false };
+/**
+ * Past this many names written between two readers' calls, the store stops
+ * listing them and the reader reads everything: a server nobody Lists keeps
+ * no growing list of every name it ever wrote.
+ */
+export const MAX_CHANGED_NAMES = 65_536;
 /** lmdb-js refuses keys longer than this many bytes. */
 const MAX_KEY_BYTES = 1978;
 
@@ -76,16 +82,17 @@ export class MetaStore {
 
   /** Transactions handed to lmdb-js's write thread and not yet committed. */
   #queued = 0;
-  /** Names put or deleted since takeChangedNames() last returned them. */
-  #changedNames = new Set<string>();
+  /** Names put or deleted since takeChangedNames() last returned them; undefined past MAX_CHANGED_NAMES. */
+  #changedNames: Set<string> | undefined = new Set();
 
   /**
    * The names of the snapshot records put or deleted (committed or rolled
    * back) since the previous call, for one reader that keeps what it derived
    * from records and updates only these. Undefined while a queued
    * transaction has not settled: its writes, whether or not already made,
-   * may not be readable yet, and they stay to be returned once it has. One
-   * server owns a root (root-lock.ts), so no other process writes records.
+   * may not be readable yet, and they stay to be returned once it has; and
+   * once, after more than MAX_CHANGED_NAMES. One server owns a root
+   * (root-lock.ts), so no other process writes records.
    */
   takeChangedNames(): Set<string> | undefined {
     if (this.#queued > 0) return undefined;
@@ -134,12 +141,18 @@ export class MetaStore {
   put(name: string, record: SnapshotRecord): void {
     checkKey(name);
     this.snapshots.putSync(name, record);
-    this.#changedNames.add(name);
+    this.#noteChanged(name);
   }
 
   delete(name: string): void {
     this.snapshots.removeSync(name);
+    this.#noteChanged(name);
+  }
+
+  #noteChanged(name: string): void {
+    if (this.#changedNames === undefined) return;
     this.#changedNames.add(name);
+    if (this.#changedNames.size > MAX_CHANGED_NAMES) this.#changedNames = undefined;
   }
 
   /** A fresh storage id; ids only grow, so debris of a crashed operation never collides with a live id. */

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isSnapshotError } from '../../src/snapshots/errors';
-import { MetaStore } from '../../src/store/metastore';
+import { MAX_CHANGED_NAMES, MetaStore } from '../../src/store/metastore';
 import type { SnapshotRecord } from '../../src/store/records';
 
 function record(id: string, overrides: Partial<SnapshotRecord> = {}): SnapshotRecord {
@@ -156,5 +156,15 @@ describe('MetaStore', () => {
     assert.equal(store.stored('d'), undefined);
     assert.equal(store.stored('c')?.record.id, '3');
     assert.deepEqual([...store.names()], ['b', 'c']);
+  });
+
+  it('stops listing written names past MAX_CHANGED_NAMES, once', async () => {
+    store.takeChangedNames();
+    await store.transact(() => {
+      for (let i = 0; i <= MAX_CHANGED_NAMES; i++) store.put(`many/${i}`, record(String(i)));
+    });
+    assert.equal(store.takeChangedNames(), undefined);
+    await store.transact(() => store.delete('many/0'));
+    assert.deepEqual(store.takeChangedNames(), new Set(['many/0']));
   });
 });
