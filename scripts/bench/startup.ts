@@ -79,16 +79,10 @@ async function startServer(command: string, args: string[], address: string): Pr
   }
 }
 
-/** kill -9, as a crash: the next start finds the stale socket, lock and pid. */
-async function crash(child: ChildProcess): Promise<void> {
+/** SIGKILL is a crash: the next start finds the stale socket, lock and pid; SIGTERM an orderly stop. */
+async function stop(child: ChildProcess, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
   const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
+  child.kill(signal);
   await exited;
 }
 
@@ -107,18 +101,18 @@ async function main() {
   try {
     // A first start creates the roots, and its orderly stop the code cache of
     // `serve` (launch.ts); every timed start is a restart after a crash.
-    await stop((await startServer(process.execPath, strataArgs, strataAddress)).child);
-    if (withRefsnap) await crash((await startServer(REFSNAP, refsnapArgs, refsnapAddress)).child);
+    await stop((await startServer(process.execPath, strataArgs, strataAddress)).child, 'SIGTERM');
+    if (withRefsnap) await stop((await startServer(REFSNAP, refsnapArgs, refsnapAddress)).child, 'SIGKILL');
     for (let round = 0; round < ROUNDS; round++) {
       floor.samples.push(await timeRun(process.execPath, ['-e', '0']));
       const strata = await startServer(process.execPath, strataArgs, strataAddress);
       serve.samples.push(strata.ms);
       for (const command of commands) command.samples.push(await timeRun(process.execPath, [BIN, ...command.args]));
-      await crash(strata.child);
+      await stop(strata.child, 'SIGKILL');
       if (withRefsnap) {
         const reference = await startServer(REFSNAP, refsnapArgs, refsnapAddress);
         refsnap.samples.push(reference.ms);
-        await crash(reference.child);
+        await stop(reference.child, 'SIGKILL');
       }
     }
   } finally {

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { replaceFile } from '../fsutil/replace-file';
 
 /**
  * Writes this process's pid to `file` (replacing one a dead server left) and
@@ -9,9 +10,7 @@ import path from 'node:path';
  */
 export async function writePidFile(file: string): Promise<() => Promise<void>> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
-  const staging = `${file}.${process.pid}`;
-  await fs.writeFile(staging, `${process.pid}\n`, { mode: 0o644 });
-  await fs.rename(staging, file);
+  await replaceFile(file, `${process.pid}\n`);
   return async () => {
     // Another server may have taken the file over since; its pid stays.
     const owner = await fs.readFile(file, 'utf8').catch(() => '');

@@ -159,12 +159,6 @@ export class Snapshotter {
     });
   }
 
-  /**
-   * Snapshots matching any of `filters`, read lazily so memory stays flat
-   * however many there are. Without filters no record is decoded until its
-   * `info` is read, so a caller that kept what it made of an unchanged
-   * revision reads nothing more.
-   */
   /** Names of the snapshots made, changed or removed since the previous call; see MetaStore.takeChangedNames. */
   takeChangedNames(): Set<string> | undefined {
     return this.store.takeChangedNames();
@@ -181,6 +175,12 @@ export class Snapshotter {
     return this.store.names();
   }
 
+  /**
+   * Snapshots matching any of `filters`, read lazily so memory stays flat
+   * however many there are. Without filters no record is decoded until its
+   * `info` is read, so a caller that kept what it made of an unchanged
+   * revision reads nothing more.
+   */
   *list(filters: string[]): Generator<ListedSnapshot> {
     const matches = parseSnapshotFilters(filters);
     for (const entry of this.store.entries()) {

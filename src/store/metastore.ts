@@ -82,6 +82,8 @@ export class MetaStore {
 
   /** Transactions handed to lmdb-js's write thread and not yet committed. */
   #queued = 0;
+  /** Set from a synchronous commit until the event loop's next turn. */
+  #committedThisTurn = false;
   /** Names put or deleted since takeChangedNames() last returned them; undefined past MAX_CHANGED_NAMES. */
   #changedNames: Set<string> | undefined = new Set();
 
@@ -100,9 +102,6 @@ export class MetaStore {
     this.#changedNames = new Set();
     return changed;
   }
-
-  /** Set from a synchronous commit until the event loop's next turn. */
-  #committedThisTurn = false;
 
   /**
    * Runs `operation` as one atomic unit: all of its writes commit together or

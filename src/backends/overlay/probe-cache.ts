@@ -1,4 +1,5 @@
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { replaceFile } from '../../fsutil/replace-file';
 import type { OverlayFeatures } from './features';
 
 /** What start-up's overlay probes found: overlay works, and why the object store cannot be used, if it cannot. */
@@ -48,12 +49,6 @@ export async function probeOncePerBoot(
   if (kept !== undefined) return kept;
   const outcome = await probe();
   // A lost write only costs the next start a probe; no fsync.
-  const staging = `${file}.${process.pid}`;
-  try {
-    await writeFile(staging, JSON.stringify({ key, outcome }));
-    await rename(staging, file);
-  } catch {
-    await rm(staging, { force: true });
-  }
+  await replaceFile(file, JSON.stringify({ key, outcome })).catch(() => undefined);
   return outcome;
 }
