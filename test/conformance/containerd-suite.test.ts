@@ -35,10 +35,26 @@ function serveCommand(backend: string, ...extra: string[]): string {
   return ['exec', 'node', strata, 'serve', '--backend', backend, ...extra, '--root', '{root}', '--address', '{socket}'].join(' ');
 }
 
+/**
+ * What go test printed for each failed case (its lines under the case's
+ * === RUN/CONT/NAME markers): the tail of a long run may not reach back to it.
+ */
+function failedCasesOutput(output: string): string {
+  const failed = new Set([...output.matchAll(/--- FAIL: (\S+\/\S+)/g)].map((match) => match[1]));
+  const lines: string[] = [];
+  let current = '';
+  for (const line of output.split('\n')) {
+    const marker = /^\s*=== (?:RUN|CONT|NAME|PAUSE)\s+(\S+)/.exec(line);
+    if (marker) current = marker[1];
+    else if (failed.has(current)) lines.push(`${current}: ${line.trim()}`);
+  }
+  return lines.join('\n');
+}
+
 /** The harness's last line, "conformance: N passed, M failed". */
 function assertAllPassed(exitCode: number | null, output: string): void {
   const verdicts = [...output.matchAll(/^conformance: (\d+) passed, (\d+) failed$/gm)];
-  const report = `exit code ${exitCode}; suite output:\n${output.slice(-20_000)}`;
+  const report = `exit code ${exitCode}; failed cases:\n${failedCasesOutput(output)}\nsuite output:\n${output.slice(-20_000)}`;
   assert.ok(verdicts.length > 0, `the harness printed no verdict: ${report}`);
   const [, passed, failed] = verdicts[verdicts.length - 1];
   assert.deepEqual({ passed: Number(passed), failed: Number(failed) }, { passed: SUITE_CASES, failed: 0 }, report);
