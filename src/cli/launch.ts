@@ -8,8 +8,10 @@
  *
  * V8 checks a cache against the script's source, its own version and its
  * flags and rejects it on any difference; a rejected or missing cache is
- * written afresh at exit. Only what a process compiled by its exit is in a
- * cache, so `serve` and the client commands each get their own.
+ * written afresh at a successful exit. Only what a process compiled by its
+ * exit is in a cache, so `serve` and the client commands each get their own,
+ * and a run that failed or only printed help, which compiled little of its
+ * command, does not write the cache its command's later runs would load.
  *
  * This file loads nothing of strata's but the bundle.
  */
@@ -25,10 +27,11 @@ const CACHE_DIR = path.join(path.dirname(BUNDLE), 'code-cache');
 /**
  * Which compiled code a run needs depends on its command; the first
  * lowercase word of the arguments names it (or, after `-n`, a namespace: that
- * only costs another cache file).
+ * only costs another cache file). Help of any command is one more.
  */
 export function cacheName(args: string[], version = process.version, arch = process.arch): string {
-  const command = args.find((arg) => /^[a-z]{1,32}$/.test(arg)) ?? 'none';
+  const asksHelp = args.some((arg) => arg === '--help' || arg === '-h') || args[0] === 'help';
+  const command = asksHelp ? 'help' : (args.find((arg) => /^[a-z]{1,32}$/.test(arg)) ?? 'none');
   return `${command}-${version}-${arch}.bin`;
 }
 
@@ -77,7 +80,9 @@ function run(): void {
   const cachedData = readTrustedCache(cacheFile);
   const script = new vm.Script(Module.wrap(source), { filename: BUNDLE, cachedData });
   if (cachedData === undefined || script.cachedDataRejected === true) {
-    process.once('exit', () => writeCache(cacheFile, script.createCachedData()));
+    process.once('exit', (code) => {
+      if (code === 0) writeCache(cacheFile, script.createCachedData());
+    });
   }
   const bundle = new Module(BUNDLE);
   bundle.filename = BUNDLE;

@@ -39,6 +39,18 @@ describe('the launcher', () => {
     assert.equal(cacheName(['serve', '--root', '/var/lib/strata'], 'v20.1.0', 'x64'), 'serve-v20.1.0-x64.bin');
     assert.equal(cacheName(['--address', '/run/s.sock', 'snapshot', 'ls'], 'v20.1.0', 'x64'), 'snapshot-v20.1.0-x64.bin');
     assert.equal(cacheName(['--version'], 'v22.0.0', 'arm64'), 'none-v22.0.0-arm64.bin');
+    assert.equal(cacheName(['serve', '--help'], 'v20.1.0', 'x64'), 'help-v20.1.0-x64.bin');
+    assert.equal(cacheName(['snapshot', 'ls', '-h'], 'v20.1.0', 'x64'), 'help-v20.1.0-x64.bin');
+    assert.equal(cacheName(['help', 'serve'], 'v20.1.0', 'x64'), 'help-v20.1.0-x64.bin');
+  });
+
+  it("writes no cache when a run fails, so a failed start does not stand for its command's later runs", async (t) => {
+    const { launcher, cacheDir } = await packageCopy(t);
+    const missingServer = ['--address', path.join(cacheDir, 'none.sock'), 'snapshot', 'ls'];
+    await assert.rejects(run(process.execPath, [launcher, ...missingServer]), (err: { code?: number }) => err.code === 1);
+    await assert.rejects(fs.stat(path.join(cacheDir, cacheName(missingServer))), { code: 'ENOENT' });
+    await run(process.execPath, [launcher, 'snapshot', '--help']);
+    assert.deepEqual(await fs.readdir(cacheDir), [cacheName(['--help'])]);
   });
 
   it('writes a missing cache at exit and then runs from it without writing it again', async (t) => {
