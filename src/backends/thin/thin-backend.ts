@@ -7,7 +7,7 @@ import { requiredFree, type FreeSpace, type ThinConfig } from './config';
 import { DEVICE_STATES, type DeviceRecord, type DeviceState, type DeviceStore } from './devices';
 import { baseMountOptions } from './filesystem';
 import type { DeviceLifecycle } from './lifecycle';
-import { isLow, type ThinPool } from './pool';
+import { isLow, type PoolSpace, type ThinPool } from './pool';
 import { humanBytes } from '../../bytes';
 
 /** A snapshot label asking for a device (and file system) larger than its parent's, in bytes. */
@@ -68,11 +68,16 @@ export class ThinBackend implements Backend {
     return this.lock.exclusive(async () => {
       const origin = snapshot.parentIds.length > 0 ? this.deviceOf(snapshot.parentIds[0]) : this.lifecycle.get(this.baseDeviceId);
       const size = requestedSize(snapshot.labels, origin.size);
-      await this.ensureSpace();
       const { deviceId } = this.lifecycle.add({ size, originId: origin.deviceId, growFs: size > origin.size });
       this.staged.add(deviceId);
       try {
-        await this.lifecycle.create(deviceId);
+        // The pool's status is read while the device is made, which saves a
+        // dmsetup run's wait per new device; a pool found too full refuses the
+        // device after all, and the device is reclaimed as a failed creation is.
+        const [space, created] = await Promise.allSettled([this.pool.space(), this.lifecycle.create(deviceId)]);
+        if (space.status === 'rejected') throw space.reason;
+        await this.ensureSpace(space.value);
+        if (created.status === 'rejected') throw created.reason;
         await this.lifecycle.activate(deviceId);
         return new StagedDevice(deviceId);
       } catch (err) {
@@ -217,8 +222,7 @@ export class ThinBackend implements Backend {
   }
 
   /** Grows a loopback pool that is filling, then refuses a new device if the pool is still too full. */
-  private async ensureSpace(): Promise<void> {
-    let space = await this.pool.space();
+  private async ensureSpace(space: PoolSpace): Promise<void> {
     let blocked: Growth['blocked'] = {};
     if (this.grower && (isLow(space, this.config.min_free_space) || space.mode !== 'rw')) {
       const growth = await this.grower.growIfLow();

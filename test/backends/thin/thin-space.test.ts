@@ -70,10 +70,13 @@ describe('thin-pool space', { skip: skipReason }, () => {
 
     const first = await create(backend, env, '1', 'active');
     await withMounts(await backend.mounts(first), (dir) => writeChunks(path.join(dir, 'fill'), 40 * MiB));
+    const devicesBefore = (await backend.status()).devicesByState;
     await assert.rejects(
       backend.stage({ kind: 'active', parentIds: [], labels: {} }),
       (err) => isSnapshotError(err, 'ResourceExhausted') && /min_free_space \(50%\)/.test(err.message) && err.message.includes(poolName),
     );
+    // The pool's status is read while the refused device is made: it is deleted again, record and all.
+    assert.deepEqual((await backend.status()).devicesByState, devicesBefore);
 
     await backend.remove('1');
     const staged = await backend.stage({ kind: 'active', parentIds: [], labels: {} });
