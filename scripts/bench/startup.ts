@@ -1,7 +1,8 @@
 /**
  * Start-up times: how long `strata` takes for a CLI command, and how long
  * `strata serve` (overlay backend) takes after a kill -9 until it answers a
- * snapshots Stat, next to `node -e 0` (the floor of any Node.js program) and
+ * snapshots Stat, next to `node -e 0` (the floor of any Node.js program),
+ * Node.js loading node:http2 (the floor of any gRPC client on it) and
  * containerd's overlayfs snapshotter (refsnap, when the harness has it). One
  * of each per round, so machine noise hits them alike; medians and their
  * ratio to the goal (CLI 100 ms, serve 200 ms).
@@ -95,6 +96,8 @@ async function main() {
   const withRefsnap = existsSync(REFSNAP);
   const cli = (name: string, ...args: string[]) => ({ name: `strata ${name}`, args, goalMs: CLI_GOAL_MS, samples: [] as number[] });
   const floor: Series = { name: 'node -e 0', samples: [] };
+  // What any gRPC client on Node.js loads before its gRPC library: HTTP/2 (and with it TLS).
+  const http2Floor: Series = { name: "node -e \"require('node:http2')\"", samples: [] };
   const commands = [cli('--version', '--version'), cli('--help', '--help'), cli('snapshot ls (server running)', '--address', strataAddress, 'snapshot', 'ls')];
   const serve: Series = { name: 'strata serve until answering (overlay, after kill -9)', goalMs: SERVE_GOAL_MS, samples: [] };
   const refsnap: Series = { name: "containerd's overlayfs until answering (refsnap)", samples: [] };
@@ -105,6 +108,7 @@ async function main() {
     if (withRefsnap) await stop((await startServer(REFSNAP, refsnapArgs, refsnapAddress)).child, 'SIGKILL');
     for (let round = 0; round < ROUNDS; round++) {
       floor.samples.push(await timeRun(process.execPath, ['-e', '0']));
+      http2Floor.samples.push(await timeRun(process.execPath, ['-e', "require('node:http2')"]));
       const strata = await startServer(process.execPath, strataArgs, strataAddress);
       serve.samples.push(strata.ms);
       for (const command of commands) command.samples.push(await timeRun(process.execPath, [BIN, ...command.args]));
@@ -119,7 +123,7 @@ async function main() {
     await fs.rm(dir, { recursive: true, force: true });
   }
   const rows = [['command', 'median ms', 'goal ms', 'median/goal', 'median/floor']];
-  for (const s of [floor, ...commands, serve, ...(withRefsnap ? [refsnap] : [])]) {
+  for (const s of [floor, http2Floor, ...commands, serve, ...(withRefsnap ? [refsnap] : [])]) {
     const ms = median(s.samples);
     rows.push([s.name, ms.toFixed(1), s.goalMs?.toString() ?? '-', s.goalMs ? (ms / s.goalMs).toFixed(2) : '-', (ms / median(floor.samples)).toFixed(2)]);
   }
