@@ -8,6 +8,7 @@ import type { FsType } from './filesystem';
  */
 export type DeviceState =
   | 'creating'
+  /** Written by earlier releases between creating and activating; still read in their records. */
   | 'created'
   | 'activating'
   | 'activated'

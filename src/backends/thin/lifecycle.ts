@@ -29,23 +29,42 @@ export class DeviceLifecycle {
     return this.store.add(fields);
   }
 
-  /** Creates a recorded device in the pool. */
+  /**
+   * Makes a device recorded by `add` in the pool. Its record stays
+   * "creating" until `activate` records it active. Until a snapshot is bound
+   * to it, reconcile reclaims a device whatever its state, one never made
+   * included, so the states between ("created", "activating") would each
+   * cost a durable write and tell it nothing.
+   */
   async create(deviceId: number): Promise<void> {
-    const { originId } = this.get(deviceId);
+    const { originId, state } = this.get(deviceId);
+    if (state !== 'creating') throw new Error(`thin device ${deviceId} is ${state}: only a device just added is created`);
     const originActive = originId !== undefined && (await this.isActive(originId));
-    await this.transition(deviceId, 'creating', 'created', () =>
+    await this.recordingFailure(deviceId, () =>
       originId === undefined ? this.pool.createThin(deviceId) : this.pool.createSnapshot(deviceId, originId, originActive),
     );
   }
 
-  /** Activates a device (again) and, the first time, grows its file system to the device's size. */
+  /**
+   * Activates a device (again) and, the first time, grows its file system to
+   * the device's size. A device just created goes from "creating" to
+   * "activated" in one write (see `create`).
+   */
   async activate(deviceId: number): Promise<void> {
     const record = this.get(deviceId);
-    await this.transition(deviceId, 'activating', 'activated', () =>
-      this.pool.activate(deviceId, record.size, { removalPending: record.removalPending }),
-    );
+    const activate = () => this.pool.activate(deviceId, record.size, { removalPending: record.removalPending });
+    const grow = () => growFilesystem(this.fsType, this.pool.devicePath(deviceId));
+    if (record.state === 'creating') {
+      await this.recordingFailure(deviceId, async () => {
+        await activate();
+        if (record.growFs) await grow();
+      });
+      this.store.update(deviceId, { state: 'activated', error: undefined, ...(record.growFs ? { growFs: false } : {}) });
+      return;
+    }
+    await this.transition(deviceId, 'activating', 'activated', activate);
     if (record.growFs) {
-      await growFilesystem(this.fsType, this.pool.devicePath(deviceId));
+      await grow();
       this.store.update(deviceId, { growFs: false });
     }
   }
@@ -123,12 +142,17 @@ export class DeviceLifecycle {
     settled: Partial<DeviceRecord> = {},
   ): Promise<void> {
     this.store.update(deviceId, { state: trying });
+    await this.recordingFailure(deviceId, operation);
+    this.store.update(deviceId, { state: done, error: undefined, removalPending: undefined, ...settled });
+  }
+
+  /** Runs `operation`; its failure is kept in the device's record, for `status` and the logs. */
+  private async recordingFailure(deviceId: number, operation: () => Promise<void>): Promise<void> {
     try {
       await operation();
     } catch (err) {
       this.store.update(deviceId, { error: err instanceof Error ? err.message : String(err) });
       throw err;
     }
-    this.store.update(deviceId, { state: done, error: undefined, removalPending: undefined, ...settled });
   }
 }

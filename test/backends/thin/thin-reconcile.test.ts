@@ -55,6 +55,10 @@ describe('thin backend restart', { skip: skipReason }, () => {
     const createdInPool = store.add({ size: 64 * 1024 * 1024, originId: baseId });
     await dmsetup('message', poolName, '0', `create_snap ${createdInPool.deviceId} ${baseId}`);
     const neverCreated = store.add({ size: 64 * 1024 * 1024, originId: baseId });
+    // A new device's record says "creating" until it is active (lifecycle.create): made and activated, then the crash.
+    const activatedInPool = store.add({ size: 64 * 1024 * 1024, originId: baseId });
+    await dmsetup('message', poolName, '0', `create_snap ${activatedInPool.deviceId} ${baseId}`);
+    await dmsetup('create', `${poolName}-snap-${activatedInPool.deviceId}`, '--table', `0 131072 thin ${await poolNumber(poolName)} ${activatedInPool.deviceId}`);
 
     backend = await fixture.reopen();
 
@@ -70,7 +74,7 @@ describe('thin backend restart', { skip: skipReason }, () => {
     assert.deepEqual(await activeDevices(poolName), [`${poolName}-snap-${activeId}`]);
     // attr is "L--w" for a live device, "L-sw" for a suspended one.
     assert.equal((await dmsetup('info', '-c', '--noheadings', '-o', 'attr', `${poolName}-snap-${activeId}`)).trim(), 'L--w', 'resumed');
-    for (const gone of [doomedId, createdInPool.deviceId, neverCreated.deviceId]) {
+    for (const gone of [doomedId, createdInPool.deviceId, neverCreated.deviceId, activatedInPool.deviceId]) {
       assert.equal(await poolHasDevice(poolName, gone), false, `device ${gone} was deleted from the pool`);
     }
     await withMounts(await backend.mounts(active), async (dir) => {
