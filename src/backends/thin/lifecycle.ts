@@ -53,18 +53,14 @@ export class DeviceLifecycle {
   async activate(deviceId: number): Promise<void> {
     const record = this.get(deviceId);
     const activate = () => this.pool.activate(deviceId, record.size, { removalPending: record.removalPending });
-    const grow = () => growFilesystem(this.fsType, this.pool.devicePath(deviceId));
     if (record.state === 'creating') {
-      await this.recordingFailure(deviceId, async () => {
-        await activate();
-        if (record.growFs) await grow();
-      });
-      this.store.update(deviceId, { state: 'activated', error: undefined, ...(record.growFs ? { growFs: false } : {}) });
-      return;
+      await this.recordingFailure(deviceId, activate);
+      this.store.update(deviceId, { state: 'activated', error: undefined });
+    } else {
+      await this.transition(deviceId, 'activating', 'activated', activate);
     }
-    await this.transition(deviceId, 'activating', 'activated', activate);
     if (record.growFs) {
-      await grow();
+      await growFilesystem(this.fsType, this.pool.devicePath(deviceId));
       this.store.update(deviceId, { growFs: false });
     }
   }
