@@ -4,12 +4,13 @@
  * containerd's walking differ, or by a container) move into the store, so
  * the store's saving does not depend on which differ unpacked the layer.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
 import { forEachEntry } from '../fsutil/walk';
+import { UniqueNames } from '../fsutil/unique-names';
 import { DIGEST_XATTR, METACOPY_XATTR, objectOfRedirect, REDIRECT_XATTR } from './names';
 import { createStub, type ObjectFiles } from './object-files';
 
@@ -64,6 +65,7 @@ export async function sealLayer(root: string, files: ObjectFiles, beforeAdopting
   /** Stubs made for inodes with several links, so their other paths link to the same stub. */
   const stubsByInode = new Map<string, string>();
   const adopted: string[] = [];
+  const tempNames = new UniqueNames();
   let adopting = false;
   await forEachEntry(root, async (file, entry) => {
     if (!entry.isFile()) return;
@@ -77,7 +79,7 @@ export async function sealLayer(root: string, files: ObjectFiles, beforeAdopting
     if (st.size === 0 || kind === 'metacopy') return;
     const inode = `${st.dev}:${st.ino}`;
     const linkedStub = st.nlink > 1 ? stubsByInode.get(inode) : undefined;
-    const temp = path.join(path.dirname(file), `.strata-stub-${randomBytes(8).toString('hex')}`);
+    const temp = path.join(path.dirname(file), tempNames.next('.strata-stub-'));
     if (linkedStub !== undefined) {
       fs.linkSync(linkedStub, temp);
     } else {

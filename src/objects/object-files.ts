@@ -11,9 +11,9 @@
  * (streamed before its digest is known) goes through a temporary file.
  */
 import fs from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
+import { UniqueNames } from '../fsutil/unique-names';
 import { DIGEST_XATTR, FANOUT_DIRS, METACOPY_XATTR, objectName, REDIRECT_XATTR, redirectTo } from './names';
 
 /** Under the object directory; never a valid fan-out name (those are one character). */
@@ -41,9 +41,7 @@ export class ObjectCollisionError extends Error {}
 
 export class ObjectFiles {
   readonly tempDir: string;
-  /** Temporary names: one random prefix per instance and a counter, no randomness per file. */
-  private readonly tempPrefix = `${randomBytes(6).toString('hex')}-`;
-  private tempCount = 0;
+  private readonly tempNames = new UniqueNames();
 
   constructor(readonly dir: string) {
     this.tempDir = path.join(dir, TEMP_DIR);
@@ -111,7 +109,7 @@ export class ObjectFiles {
 
   /** Runs `make` on a fresh temporary path, making the temporary directory (Cleanup removes it) when missing. */
   private inTempDir<T>(make: (file: string) => T): T {
-    const file = `${this.tempDir}/${this.tempPrefix}${++this.tempCount}`;
+    const file = `${this.tempDir}/${this.tempNames.next()}`;
     try {
       return make(file);
     } catch (err) {

@@ -1,9 +1,9 @@
 import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { mkdir, readdir, readlink, rm, symlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { currentUmask, modeNeedsChmod } from '../../fsutil/mode';
 import { readdirIfPresent } from '../../fsutil/readdir';
+import { UniqueNames } from '../../fsutil/unique-names';
 import { diskUsage } from '../../fsutil/usage';
 import { MissingObjectError } from '../../objects/layer-seal';
 import { markStubs } from '../../objects/manifest';
@@ -28,8 +28,6 @@ function mkdirWithMode(dir: string, mode: number, umask: number): void {
   mkdirSync(dir, { mode });
   if (modeNeedsChmod(mode, umask)) chmodSync(dir, mode);
 }
-
-const randomName = (prefix: string) => prefix + randomBytes(8).toString('hex');
 
 const isErrno = (err: unknown, code: string) => (err as NodeJS.ErrnoException | undefined)?.code === code;
 
@@ -79,6 +77,8 @@ export class OverlayBackend implements Backend {
   /** Trash dirs being deleted, and the deletions, so cleanup skips them and close waits for them. */
   readonly #removing = new Map<string, Promise<void>>();
 
+  /** Names of staged and trash dirs. */
+  readonly #names = new UniqueNames();
   /** The umask the server started with, read once. */
   readonly #umask = currentUmask();
   /** Whether any committed layer has stubs: only then can a chain need the store. */
@@ -108,7 +108,7 @@ export class OverlayBackend implements Backend {
     const owner = snapshot.parentIds.length > 0 ? this.#parentOwner(snapshot.parentIds[0]) : undefined;
 
     // Claimed before the dir exists, so a cleanup running meanwhile skips it.
-    const name = randomName(STAGED_PREFIX);
+    const name = this.#names.next(STAGED_PREFIX);
     this.#staged.add(name);
     const dir = this.layout.entryPath(name);
     try {
@@ -139,7 +139,7 @@ export class OverlayBackend implements Backend {
       // between publish and commit (rename replaces only an empty dir). Set
       // aside for cleanup.
       if (!isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err;
-      this.#setAside(id, randomName(TRASH_PREFIX));
+      this.#setAside(id, this.#names.next(TRASH_PREFIX));
       renameSync(from, target);
     }
     this.#staged.delete(dir.name);
@@ -322,7 +322,7 @@ export class OverlayBackend implements Backend {
    * returned promise is even awaited), then deletes it.
    */
   #reclaim(name: string): Promise<void> {
-    const trash = randomName(TRASH_PREFIX);
+    const trash = this.#names.next(TRASH_PREFIX);
     if (!this.#setAside(name, trash)) return Promise.resolve();
     const removal = rm(this.layout.entryPath(trash), { recursive: true, force: true }).finally(() => {
       this.#removing.delete(trash);

@@ -12,7 +12,7 @@ describe('overlay backend storage lifecycle', () => {
     const { root, backend } = await backendIn(t);
     const staged = await backend.stage({ kind: 'active', parentIds: [], labels: {} });
     const [name] = await entries(root);
-    assert.match(name, /^new-[0-9a-f]+$/);
+    assert.match(name, /^new-[0-9a-f]{12}-[0-9]+$/);
     assert.deepEqual((await readdir(path.join(root, 'snapshots', name))).sort(), ['fs', 'work']);
     assert.deepEqual(await backend.cleanup(new Set()), []);
     assert.deepEqual(await entries(root), [name]);
