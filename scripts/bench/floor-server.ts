@@ -6,35 +6,93 @@
  * below. snapshots.ts runs snapbench against it
  * beside strata and containerd.
  *
- *   node dist/scripts/bench/floor-server.js SOCKET
+ * Given a root, it is the floor of a durable write instead: each write also
+ * does the disk work containerd's overlayfs snapshotter does for it (strace
+ * of refsnap): Prepare and View make the snapshot's dirs under a temporary
+ * name and rename them to the id, Commit reads the upper dir's usage, and
+ * every write commits one synchronous, fsynced transaction in strata's LMDB
+ * store before answering. What a write costs any server on this stack that
+ * keeps containerd's promise, with nothing of strata's own in it.
+ *
+ *   node dist/scripts/bench/floor-server.js SOCKET [ROOT]
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { infoField } from '../../src/server/list-responses';
 import { encodeMessage, loadService, messageType, SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE } from '../../src/server/proto';
+import { MetaStore } from '../../src/store/metastore';
+import type { SnapshotRecord } from '../../src/store/records';
 
 interface Entry {
+  id: string;
   parent: string;
   kind: 'ACTIVE' | 'VIEW' | 'COMMITTED';
   /** Its Info as a field of a List response, encoded once when it is made. */
   listField: Buffer;
 }
 
-const socket = process.argv[2];
+const [socket, root] = process.argv.slice(2);
 const snapshots = new Map<string, Entry>();
+const disk = root === undefined ? undefined : openDisk(root);
+let lastId = 0;
 const time = { seconds: Math.floor(Date.now() / 1000), nanos: 0 };
 const MOUNTS = { mounts: [{ type: 'bind', source: '/var/lib/strata/snapshots/1/fs', target: '', options: ['rbind', 'rw'] }] };
 const notFound = { code: grpc.status.NOT_FOUND, details: 'not found' };
 const INFO = messageType(SNAPSHOTS_PROTO, 'containerd.services.snapshots.v1.Info');
 const info = (name: string, parent: string, kind: Entry['kind']) => ({ name, parent, kind, created_at: time, updated_at: time, labels: {} });
 
-function entry(name: string, parent: string, kind: Entry['kind']): Entry {
-  return { parent, kind, listField: infoField(encodeMessage(INFO, info(name, parent, kind))) };
+function entry(id: string, name: string, parent: string, kind: Entry['kind']): Entry {
+  return { id, parent, kind, listField: infoField(encodeMessage(INFO, info(name, parent, kind))) };
 }
+
+/** The store and the snapshots dir of a durable floor, and the disk work of each write. */
+function openDisk(dir: string) {
+  const snapshotsDir = path.join(dir, 'snapshots');
+  fs.mkdirSync(snapshotsDir, { recursive: true });
+  const store = MetaStore.open(path.join(dir, 'metadata'));
+  const record = (id: string, kind: SnapshotRecord['kind'], parent: string): SnapshotRecord => {
+    const now = String(Date.now() * 1e6);
+    return { id, kind, parent, parentIds: [], labels: {}, created: now, updated: now, children: 0, size: 0, inodes: 0 };
+  };
+  return {
+    async create(key: string, id: string, kind: 'active' | 'view', parent: string, parentId?: string): Promise<void> {
+      const staged = path.join(snapshotsDir, `new-${id}`);
+      fs.mkdirSync(staged, { mode: 0o700 });
+      fs.mkdirSync(path.join(staged, 'fs'), { mode: 0o755 });
+      if (parentId !== undefined) {
+        const owner = fs.statSync(path.join(snapshotsDir, parentId, 'fs'));
+        fs.lchownSync(path.join(staged, 'fs'), owner.uid, owner.gid);
+      }
+      if (kind === 'active') fs.mkdirSync(path.join(staged, 'work'), { mode: 0o711 });
+      fs.renameSync(staged, path.join(snapshotsDir, id));
+      await store.transact(() => store.put(key, record(id, kind, parent)));
+    },
+    async commit(key: string, name: string, id: string, parent: string): Promise<void> {
+      fs.lstatSync(path.join(snapshotsDir, id, 'fs'));
+      await store.transact(() => {
+        store.delete(key);
+        store.put(name, record(id, 'committed', parent));
+      });
+    },
+    remove: (key: string) => store.transact(() => store.delete(key)),
+  };
+}
+
+const answer = (callback: grpc.sendUnaryData<object>, response: object) => (work?: Promise<unknown>) => {
+  if (work === undefined) return callback(null, response);
+  work.then(
+    () => callback(null, response),
+    (err: Error) => callback({ code: grpc.status.INTERNAL, details: err.message }),
+  );
+};
 
 type Unary = grpc.handleUnaryCall<any, object>;
 const create = (kind: Entry['kind']): Unary => (call, callback) => {
-  snapshots.set(call.request.key, entry(call.request.key, call.request.parent, kind));
-  callback(null, MOUNTS);
+  const { key, parent } = call.request;
+  const id = String(++lastId);
+  snapshots.set(key, entry(id, key, parent, kind));
+  answer(callback, MOUNTS)(disk?.create(key, id, kind === 'ACTIVE' ? 'active' : 'view', parent, snapshots.get(parent)?.id));
 };
 
 const implementation: Record<string, Unary | grpc.handleServerStreamingCall<any, object>> = {
@@ -42,13 +100,17 @@ const implementation: Record<string, Unary | grpc.handleServerStreamingCall<any,
   View: create('VIEW'),
   Mounts: (_call, callback) => callback(null, MOUNTS),
   Commit: ((call, callback) => {
-    const active = snapshots.get(call.request.key);
+    const { key, name } = call.request;
+    const active = snapshots.get(key);
     if (active === undefined) return callback(notFound);
-    snapshots.delete(call.request.key);
-    snapshots.set(call.request.name, entry(call.request.name, active.parent, 'COMMITTED'));
-    callback(null, {});
+    snapshots.delete(key);
+    snapshots.set(name, entry(active.id, name, active.parent, 'COMMITTED'));
+    answer(callback, {})(disk?.commit(key, name, active.id, active.parent));
   }) as Unary,
-  Remove: ((call, callback) => callback(snapshots.delete(call.request.key) ? null : notFound, {})) as Unary,
+  Remove: ((call, callback) => {
+    if (!snapshots.delete(call.request.key)) return callback(notFound);
+    answer(callback, {})(disk?.remove(call.request.key));
+  }) as Unary,
   Stat: ((call, callback) => {
     const found = snapshots.get(call.request.key);
     if (found === undefined) return callback(notFound);

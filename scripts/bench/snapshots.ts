@@ -4,8 +4,9 @@
  * containerd's own overlayfs snapshotter behind the same API (refsnap
  * --async-remove), each on a fresh root over its unix socket, and beside them
  * the floor of this stack (floor-server.ts: grpc-js with strata's proto
- * layer answering from memory). Roots are on a fresh journaled ext4
- * (scratch-fs.ts). Sides alternate, with the page cache dropped before
+ * layer answering from memory) and its durable floor (the same, with
+ * containerd's disk work and an fsynced LMDB commit in every write). Roots
+ * are on a fresh journaled ext4 (scratch-fs.ts). Sides alternate, with the page cache dropped before
  * each, for `--rounds` rounds; the table shows the median over rounds of
  * each run's median and the ratios to containerd (below 1: faster).
  *
@@ -25,7 +26,17 @@ import { SnapshotsClient } from '../../src/client/snapshots-client';
 import { spawnStrata } from '../../test/support/strata-process';
 import { numberArg } from './args';
 import { mountScratchFileSystem } from './scratch-fs';
-import { CONTAINERD_OVERLAYFS, dropCaches, harnessAvailable, medianMs, snapbench, STRATA_FLOOR, STRATA_OVERLAY, type SnapbenchResult } from './snapbench';
+import {
+  CONTAINERD_OVERLAYFS,
+  dropCaches,
+  harnessAvailable,
+  medianMs,
+  snapbench,
+  STRATA_DURABLE_FLOOR,
+  STRATA_FLOOR,
+  STRATA_OVERLAY,
+  type SnapbenchResult,
+} from './snapbench';
 import { median, printTable, timeMs } from './stats';
 
 const ROUNDS = numberArg('rounds', 5);
@@ -57,13 +68,14 @@ const OPERATIONS: Array<[string, string]> = [
   [`concurrent${CONCURRENCY}_prepare_commit`, `${CONCURRENCY}-way Prepare+Commit pair`],
 ];
 
-const SIDES = { strata: STRATA_OVERLAY, containerd: CONTAINERD_OVERLAYFS, floor: STRATA_FLOOR };
+const SIDES = { strata: STRATA_OVERLAY, containerd: CONTAINERD_OVERLAYFS, floor: STRATA_FLOOR, durableFloor: STRATA_DURABLE_FLOOR };
 type Side = keyof typeof SIDES;
 type Runs = Record<Side, SnapbenchResult[]>;
+const SIDE_NAMES: Record<Side, string> = { strata: 'strata', containerd: 'containerd', floor: 'floor', durableFloor: 'durable floor' };
 
 /** Runs every side `rounds` times, alternating, each on a fresh root under `rootsDir`; per side, each round's result. */
 async function alternate(rounds: number, snapbenchFlags: string[], rootsDir: string): Promise<Runs> {
-  const runs: Runs = { strata: [], containerd: [], floor: [] };
+  const runs: Runs = { strata: [], containerd: [], floor: [], durableFloor: [] };
   for (let round = 0; round < rounds; round++) {
     for (const side of Object.keys(SIDES) as Side[]) {
       const dir = fs.mkdtempSync(path.join(rootsDir, `${side}-`));
@@ -75,15 +87,21 @@ async function alternate(rounds: number, snapbenchFlags: string[], rootsDir: str
   return runs;
 }
 
+/** Per operation, each side's median and its ratio to containerd's. */
 function comparison(runs: Runs, operations: Array<[string, string]>): string[][] {
-  const rows = [['operation', 'strata ms', 'containerd ms', 'floor ms', 'strata/containerd', 'floor/containerd']];
+  const sides = Object.keys(SIDES) as Side[];
+  const others = sides.filter((side) => side !== 'containerd');
+  const rows = [['operation', ...sides.map((side) => `${SIDE_NAMES[side]} ms`), ...others.map((side) => `${SIDE_NAMES[side]}/containerd`)]];
   for (const [op, label] of operations) {
-    const [strata, containerd, floor] = [medianMs(runs.strata, op), medianMs(runs.containerd, op), medianMs(runs.floor, op)];
-    rows.push([label, strata.toFixed(3), containerd.toFixed(3), floor.toFixed(3), (strata / containerd).toFixed(2), (floor / containerd).toFixed(2)]);
+    const ms = (side: Side) => medianMs(runs[side], op);
+    rows.push([label, ...sides.map((side) => ms(side).toFixed(3)), ...others.map((side) => (ms(side) / ms('containerd')).toFixed(2))]);
   }
-  const throughput = (results: SnapbenchResult[]) => median(results.map((r) => r.pairsPerSecond));
-  const [strata, containerd, floor] = [throughput(runs.strata), throughput(runs.containerd), throughput(runs.floor)];
-  rows.push([`${CONCURRENCY}-way Prepare+Commit (pairs/s)`, strata.toFixed(0), containerd.toFixed(0), floor.toFixed(0), `${(strata / containerd).toFixed(2)}x`, `${(floor / containerd).toFixed(2)}x`]);
+  const throughput = (side: Side) => median(runs[side].map((r) => r.pairsPerSecond));
+  rows.push([
+    `${CONCURRENCY}-way Prepare+Commit (pairs/s)`,
+    ...sides.map((side) => throughput(side).toFixed(0)),
+    ...others.map((side) => `${(throughput(side) / throughput('containerd')).toFixed(2)}x`),
+  ]);
   return rows;
 }
 
