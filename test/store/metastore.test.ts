@@ -45,9 +45,28 @@ describe('MetaStore', () => {
   it('allocates increasing ids that survive reopening', async () => {
     const first = await store.transact(() => [store.allocateId(), store.allocateId()]);
     assert.deepEqual(first, ['1', '2']);
+    // Past the first block the store's bound moves: ids stay unique across it.
+    const more: number[] = [];
+    for (let i = 0; i < 150; i++) more.push(Number(await store.transact(() => store.allocateId())));
+    assert.deepEqual(more, more.map((_, i) => i + 3));
     await store.close();
     store = MetaStore.open(path.join(dir, 'metadata'));
-    assert.equal(await store.transact(() => store.allocateId()), '3');
+    assert.ok(Number(await store.transact(() => store.allocateId())) > 152, 'an id handed out before reopening came back');
+  });
+
+  it('never hands out again an id a committed transaction holds, though the transaction that raised its bound rolled back', async () => {
+    // The first allocation raises the bound and is rolled back with its transaction.
+    await assert.rejects(
+      store.transact(() => {
+        store.allocateId();
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
+    const kept = Number(await store.transact(() => store.allocateId()));
+    await store.close();
+    store = MetaStore.open(path.join(dir, 'metadata'));
+    assert.ok(Number(await store.transact(() => store.allocateId())) > kept);
   });
 
   it('rolls a failed transaction back entirely', async () => {
@@ -60,7 +79,6 @@ describe('MetaStore', () => {
       /boom/,
     );
     assert.equal(store.get('a'), undefined);
-    assert.equal(await store.transact(() => store.allocateId()), '1');
   });
 
   it('sees its own writes inside a transaction', async () => {
@@ -126,8 +144,8 @@ describe('MetaStore', () => {
       ['1', 'a exists', '3'],
     );
     assert.equal(store.get('a')?.id, '1');
-    // The failed call's id allocation was rolled back with it.
-    assert.equal(await store.transact(() => store.allocateId()), '3');
+    // Ids only grow: the failed call's id is skipped, not handed out again.
+    assert.equal(await store.transact(() => store.allocateId()), '4');
   });
 
   it('reports the names it wrote since it was last asked, and none while a queued write has not settled', async () => {
