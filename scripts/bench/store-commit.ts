@@ -1,0 +1,118 @@
+/**
+ * The durable commit alone, below the gRPC layer: strata's MetaStore (LMDB,
+ * opened as the server opens it) commits a new active snapshot's metadata
+ * as Prepare does (an id and a record, one transaction), and containerd
+ * 1.7.24's snapshot storage (bbolt) commits one as its overlayfs
+ * snapshotter's Prepare does (go/src/storecommit, built with the harness's
+ * Go toolchain and containerd's own sources). Both on a fresh journaled
+ * ext4, alternating, page cache dropped before each. Where the two are
+ * equal, what a write costs strata above containerd comes from the layers
+ * above the store.
+ *
+ *   node dist/scripts/bench/store-commit.js [--rounds 5] [--count 600]
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { PACKAGE_ROOT } from '../../src/package-root';
+import { MetaStore } from '../../src/store/metastore';
+import { numberArg } from './args';
+import { mountScratchFileSystem } from './scratch-fs';
+import { dropCaches, HARNESS_BIN } from './snapbench';
+import { median, printTable } from './stats';
+
+const ROUNDS = numberArg('rounds', 5);
+const COUNT = numberArg('count', 600);
+const HARNESS_CACHE = path.dirname(HARNESS_BIN);
+const GOROOT = path.join(HARNESS_CACHE, 'root', 'usr', 'lib', 'go-1.24');
+
+/** Builds storecommit as the harness builds its programs: GOPATH mode, offline. */
+function buildStoreCommit(out: string): void {
+  const env = {
+    ...process.env,
+    GOROOT,
+    GOPATH: `${path.join(PACKAGE_ROOT, 'scripts', 'bench', 'go')}:${path.join(HARNESS_CACHE, 'root', 'usr', 'share', 'gocode')}`,
+    GOCACHE: path.join(HARNESS_CACHE, 'gocache'),
+    GO111MODULE: 'off',
+    GOPROXY: 'off',
+    GOFLAGS: '-buildvcs=false',
+    GOTOOLCHAIN: 'local',
+    CGO_ENABLED: '0',
+    GOENV: 'off',
+    GOTELEMETRY: 'off',
+  };
+  const built = spawnSync(path.join(GOROOT, 'bin', 'go'), ['build', '-trimpath', '-o', out, 'storecommit'], { env, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`go build storecommit failed: ${built.stderr}`);
+}
+
+/** Milliseconds of each of `COUNT` commits by containerd's storage in `dir`. */
+function containerdCommits(program: string, dir: string): number[] {
+  const run = spawnSync(program, [dir, String(COUNT)], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`storecommit failed: ${run.stderr}`);
+  return run.stdout.trim().split('\n').map((line) => Number(line) / 1000);
+}
+
+/**
+ * Milliseconds of each of `COUNT` commits by strata's store in `dir`. Each
+ * starts on a turn of the event loop of its own, as each call reaching the
+ * server does: MetaStore commits a lone call at once, and groups calls that
+ * overlap.
+ */
+async function strataCommits(dir: string): Promise<number[]> {
+  const store = MetaStore.open(dir);
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < COUNT; i++) {
+      await nextTurn();
+      const started = process.hrtime.bigint();
+      await store.transact(() => {
+        const now = String(BigInt(Date.now()) * 1_000_000n);
+        const record = { id: store.allocateId(), kind: 'active' as const, parent: '', parentIds: [], labels: {}, created: now, updated: now, children: 0, size: 0, inodes: 0 };
+        store.put(`snapshot-${i}`, record);
+      });
+      samples.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+  } finally {
+    await store.close();
+  }
+  return samples;
+}
+
+async function main() {
+  if (!fs.existsSync(path.join(GOROOT, 'bin', 'go'))) {
+    console.log(`store-commit: skipped, the harness's Go toolchain is not built (bash ../shared/harness/build.sh)`);
+    return;
+  }
+  const program = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'strata-storecommit-')), 'storecommit');
+  buildStoreCommit(program);
+  const scratch = mountScratchFileSystem('/var/tmp/strata-bench-store-commit', '2G');
+  try {
+    console.log(`${os.cpus()[0].model}, ${os.cpus().length} cores, Linux ${os.release()}, Node.js ${process.version}, ${new Date().toISOString()}`);
+    const medians = { strata: [] as number[], containerd: [] as number[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const side of ['strata', 'containerd'] as const) {
+        const dir = fs.mkdtempSync(path.join(scratch.dir, `${side}-`));
+        dropCaches();
+        medians[side].push(median(side === 'strata' ? await strataCommits(dir) : containerdCommits(program, dir)));
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    console.log(`\nOne new snapshot's metadata, committed durably: ${COUNT} commits per run, ${ROUNDS} alternating rounds, median ms`);
+    const rows = [['store', ...medians.strata.map((_, i) => `round ${i + 1}`), 'median']];
+    for (const side of ['strata', 'containerd'] as const) {
+      rows.push([side === 'strata' ? 'strata (LMDB)' : 'containerd (bbolt)', ...medians[side].map((ms) => ms.toFixed(3)), median(medians[side]).toFixed(3)]);
+    }
+    printTable(rows);
+    console.log(`strata / containerd: ${(median(medians.strata) / median(medians.containerd)).toFixed(2)}`);
+  } finally {
+    scratch.remove();
+    fs.rmSync(path.dirname(program), { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
