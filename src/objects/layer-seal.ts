@@ -14,6 +14,9 @@ import { UniqueNames } from '../fsutil/unique-names';
 import { DIGEST_XATTR, METACOPY_XATTR, objectOfRedirect, REDIRECT_XATTR } from './names';
 import { createStub, type ObjectFiles } from './object-files';
 
+/** Temporary names of stubs being made, beside the files they replace. */
+const stubNames = new UniqueNames();
+
 /** A stub whose object is gone: the layer cannot be read and must not be committed. */
 export class MissingObjectError extends Error {}
 
@@ -65,7 +68,6 @@ export async function sealLayer(root: string, files: ObjectFiles, beforeAdopting
   /** Stubs made for inodes with several links, so their other paths link to the same stub. */
   const stubsByInode = new Map<string, string>();
   const adopted: string[] = [];
-  const tempNames = new UniqueNames();
   let adopting = false;
   await forEachEntry(root, async (file, entry) => {
     if (!entry.isFile()) return;
@@ -79,7 +81,7 @@ export async function sealLayer(root: string, files: ObjectFiles, beforeAdopting
     if (st.size === 0 || kind === 'metacopy') return;
     const inode = `${st.dev}:${st.ino}`;
     const linkedStub = st.nlink > 1 ? stubsByInode.get(inode) : undefined;
-    const temp = path.join(path.dirname(file), tempNames.next('.strata-stub-'));
+    const temp = path.join(path.dirname(file), stubNames.next('.strata-stub-'));
     if (linkedStub !== undefined) {
       fs.linkSync(linkedStub, temp);
     } else {
