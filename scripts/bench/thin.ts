@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/package-root';
+import { hasDeviceMapper } from '../../test/support/device-mapper';
 import { numberArg } from './args';
 import { HARNESS, HARNESS_BIN, harnessAvailable, medianMs, snapbench, STRATA_FLOOR, STRATA_SERVE, type SnapbenchResult } from './snapbench';
 import { printTable } from './stats';
@@ -98,9 +99,9 @@ function runInVm(): never {
 if (!harnessAvailable()) {
   console.log('thin: skipped, the containerd harness is not built (bash ../shared/harness/build.sh)');
 } else {
-  if (!fs.existsSync('/dev/mapper/control')) {
+  if (!hasDeviceMapper()) {
     if (IN_VM in process.env) {
-      console.error('no device-mapper in the VM (/dev/mapper/control is missing)');
+      console.error('no device-mapper in the VM (/proc/misc)');
       process.exit(1);
     }
     runInVm();

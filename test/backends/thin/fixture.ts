@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, type TestContext } from 'node:test';
@@ -9,14 +8,15 @@ import { createThinBackend, loopbackPoolName, thinConfigSchema, type ThinBackend
 import { DeviceStore } from '../../../src/backends/thin/devices';
 import type { Backend } from '../../../src/snapshots/backend';
 import type { Kind, Labels, SnapshotRef } from '../../../src/snapshots/types';
+import { hasDeviceMapper, NO_DEVICE_MAPPER } from '../../support/device-mapper';
 
 const run = promisify(execFile);
 const dmEnv = { ...process.env, DM_DISABLE_UDEV: '1' };
 
 /** Why the thin tests cannot run here, or undefined when they can. */
-export const skipReason: string | undefined = existsSync('/dev/mapper/control')
+export const skipReason: string | undefined = hasDeviceMapper()
   ? undefined
-  : 'no device-mapper here (/dev/mapper/control is missing); these tests run in the VM: scripts/vm/run.sh -- node --test dist/test/backends/thin';
+  : `${NO_DEVICE_MAPPER} (/proc/misc); these tests run in the VM: scripts/vm/run.sh -- node --test dist/test/backends/thin`;
 
 export const MiB = 1024 * 1024;
 
