@@ -21,6 +21,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { infoField } from '../../src/server/list-responses';
 import { encodeMessage, loadService, messageType, SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE } from '../../src/server/proto';
+import { nowNanos } from '../../src/snapshots/clock';
 import { MetaStore } from '../../src/store/metastore';
 import type { SnapshotRecord } from '../../src/store/records';
 
@@ -52,7 +53,7 @@ function openDisk(dir: string) {
   fs.mkdirSync(snapshotsDir, { recursive: true });
   const store = MetaStore.open(path.join(dir, 'metadata'));
   const record = (id: string, kind: SnapshotRecord['kind'], parent: string): SnapshotRecord => {
-    const now = String(Date.now() * 1e6);
+    const now = nowNanos().toString();
     return { id, kind, parent, parentIds: [], labels: {}, created: now, updated: now, children: 0, size: 0, inodes: 0 };
   };
   return {
@@ -79,20 +80,21 @@ function openDisk(dir: string) {
   };
 }
 
-const answer = (callback: grpc.sendUnaryData<object>, response: object) => (work?: Promise<unknown>) => {
+/** Answers `response` at once, or once the durable floor's disk `work` is done. */
+function answer(callback: grpc.sendUnaryData<object>, response: object, work?: Promise<unknown>): void {
   if (work === undefined) return callback(null, response);
   work.then(
     () => callback(null, response),
     (err: Error) => callback({ code: grpc.status.INTERNAL, details: err.message }),
   );
-};
+}
 
 type Unary = grpc.handleUnaryCall<any, object>;
 const create = (kind: Entry['kind']): Unary => (call, callback) => {
   const { key, parent } = call.request;
   const id = String(++lastId);
   snapshots.set(key, entry(id, key, parent, kind));
-  answer(callback, MOUNTS)(disk?.create(key, id, kind === 'ACTIVE' ? 'active' : 'view', parent, snapshots.get(parent)?.id));
+  answer(callback, MOUNTS, disk?.create(key, id, kind === 'ACTIVE' ? 'active' : 'view', parent, snapshots.get(parent)?.id));
 };
 
 const implementation: Record<string, Unary | grpc.handleServerStreamingCall<any, object>> = {
@@ -105,11 +107,11 @@ const implementation: Record<string, Unary | grpc.handleServerStreamingCall<any,
     if (active === undefined) return callback(notFound);
     snapshots.delete(key);
     snapshots.set(name, entry(active.id, name, active.parent, 'COMMITTED'));
-    answer(callback, {})(disk?.commit(key, name, active.id, active.parent));
+    answer(callback, {}, disk?.commit(key, name, active.id, active.parent));
   }) as Unary,
   Remove: ((call, callback) => {
     if (!snapshots.delete(call.request.key)) return callback(notFound);
-    answer(callback, {})(disk?.remove(call.request.key));
+    answer(callback, {}, disk?.remove(call.request.key));
   }) as Unary,
   Stat: ((call, callback) => {
     const found = snapshots.get(call.request.key);

@@ -6,9 +6,10 @@
  * the floor of this stack (floor-server.ts: grpc-js with strata's proto
  * layer answering from memory) and its durable floor (the same, with
  * containerd's disk work and an fsynced LMDB commit in every write). Roots
- * are on a fresh journaled ext4 (scratch-fs.ts). Sides alternate, with the page cache dropped before
- * each, for `--rounds` rounds; the table shows the median over rounds of
- * each run's median and the ratios to containerd (below 1: faster).
+ * are on a fresh journaled ext4 (scratch-fs.ts). Sides alternate, with the
+ * page cache dropped before each, for `--rounds` rounds; the table shows the
+ * median over rounds of each run's median and the ratios to containerd
+ * (below 1: faster).
  *
  * Then scale: one more alternating run with `--scale` snapshots (List of all
  * of them against containerd's), and on a strata server of its own, Prepare

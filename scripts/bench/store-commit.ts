@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { PACKAGE_ROOT } from '../../src/package-root';
+import { nowNanos } from '../../src/snapshots/clock';
 import { MetaStore } from '../../src/store/metastore';
 import { numberArg } from './args';
 import { mountScratchFileSystem } from './scratch-fs';
@@ -68,7 +69,7 @@ async function strataCommits(dir: string): Promise<number[]> {
       await nextTurn();
       const started = process.hrtime.bigint();
       await store.transact(() => {
-        const now = String(BigInt(Date.now()) * 1_000_000n);
+        const now = nowNanos().toString();
         const record = { id: store.allocateId(), kind: 'active' as const, parent: '', parentIds: [], labels: {}, created: now, updated: now, children: 0, size: 0, inodes: 0 };
         store.put(`snapshot-${i}`, record);
       });
