@@ -1,4 +1,4 @@
-import { lstatSync } from 'node:fs';
+import { type BigIntStats, lstatSync } from 'node:fs';
 import type { Usage } from '../snapshots/types';
 import { forEachEntry } from './walk';
 
@@ -15,8 +15,7 @@ export async function diskUsage(root: string): Promise<Usage> {
   let inodes = 0;
   // Only inodes with several links can be met twice; directories never can.
   const linked = new Set<string>();
-  const count = (file: string) => {
-    const stat = lstatSync(file, { bigint: true });
+  const count = (stat: BigIntStats) => {
     if (stat.nlink > 1n && !stat.isDirectory()) {
       const key = `${stat.dev}:${stat.ino}`;
       if (linked.has(key)) return;
@@ -25,7 +24,8 @@ export async function diskUsage(root: string): Promise<Usage> {
     size += stat.blocks * BLOCK_UNIT;
     inodes++;
   };
-  count(root);
-  if (lstatSync(root).isDirectory()) await forEachEntry(root, count);
+  const rootStat = lstatSync(root, { bigint: true });
+  count(rootStat);
+  if (rootStat.isDirectory()) await forEachEntry(root, (file) => count(lstatSync(file, { bigint: true })));
   return { size: Number(size), inodes };
 }
