@@ -11,8 +11,10 @@
  * of refsnap): Prepare and View make the snapshot's dirs under a temporary
  * name and rename them to the id, Commit reads the upper dir's usage, and
  * every write commits one synchronous, fsynced transaction in strata's LMDB
- * store before answering. What a write costs any server on this stack that
- * keeps containerd's promise, with nothing of strata's own in it.
+ * store before answering: the snapshot's record and, for a child made or
+ * removed, its parent's side of the link. What a write costs any server on
+ * this stack that keeps containerd's promise, with nothing of strata's own
+ * in it.
  *
  *   node dist/scripts/bench/floor-server.js SOCKET [ROOT]
  */
@@ -56,6 +58,14 @@ function openDisk(dir: string) {
     const now = nowNanos().toString();
     return { id, kind, parent, parentIds: [], labels: {}, created: now, updated: now, children: 0, size: 0, inodes: 0 };
   };
+  /**
+   * The parent's side of a child's creation or removal, in the same
+   * transaction: every store keeps one, so a parent with children can be
+   * refused removal (containerd's storage puts or deletes a backlink in its
+   * parents bucket; strata counts children in the parent's record). Here the
+   * parent's record is rewritten, as strata does.
+   */
+  const linkParent = (parent: string, parentId: string) => store.put(parent, record(parentId, 'committed', ''));
   return {
     async create(key: string, id: string, kind: 'active' | 'view', parent: string, parentId?: string): Promise<void> {
       const staged = path.join(snapshotsDir, `new-${id}`);
@@ -67,7 +77,10 @@ function openDisk(dir: string) {
       }
       if (kind === 'active') fs.mkdirSync(path.join(staged, 'work'), { mode: 0o711 });
       fs.renameSync(staged, path.join(snapshotsDir, id));
-      await store.transact(() => store.put(key, record(id, kind, parent)));
+      await store.transact(() => {
+        store.put(key, record(id, kind, parent));
+        if (parentId !== undefined) linkParent(parent, parentId);
+      });
     },
     async commit(key: string, name: string, id: string, parent: string): Promise<void> {
       fs.lstatSync(path.join(snapshotsDir, id, 'fs'));
@@ -76,7 +89,11 @@ function openDisk(dir: string) {
         store.put(name, record(id, 'committed', parent));
       });
     },
-    remove: (key: string) => store.transact(() => store.delete(key)),
+    remove: (key: string, parent: string, parentId?: string) =>
+      store.transact(() => {
+        store.delete(key);
+        if (parentId !== undefined) linkParent(parent, parentId);
+      }),
   };
 }
 
@@ -110,8 +127,10 @@ const implementation: Record<string, Unary | grpc.handleServerStreamingCall<any,
     answer(callback, {}, disk?.commit(key, name, active.id, active.parent));
   }) as Unary,
   Remove: ((call, callback) => {
-    if (!snapshots.delete(call.request.key)) return callback(notFound);
-    answer(callback, {}, disk?.remove(call.request.key));
+    const removed = snapshots.get(call.request.key);
+    if (removed === undefined) return callback(notFound);
+    snapshots.delete(call.request.key);
+    answer(callback, {}, disk?.remove(call.request.key, removed.parent, snapshots.get(removed.parent)?.id));
   }) as Unary,
   Stat: ((call, callback) => {
     const found = snapshots.get(call.request.key);
