@@ -9,6 +9,11 @@
  * equal, what a write costs strata above containerd comes from the layers
  * above the store.
  *
+ * Beside them, what the flushes alone cost on the same file system: a page
+ * overwritten in a preallocated file and flushed (fdatasync), once, and
+ * twice in order as both stores' commits need (their data pages, then the
+ * page pointing to them). The first is the least any durable commit costs.
+ *
  *   node dist/scripts/bench/store-commit.js [--rounds 5] [--count 600]
  */
 import { spawnSync } from 'node:child_process';
@@ -81,6 +86,52 @@ async function strataCommits(dir: string): Promise<number[]> {
   return samples;
 }
 
+const PAGE = 4096;
+const FLUSH_FILE_PAGES = 256;
+
+/**
+ * Milliseconds of each of `COUNT` rounds of `flushes` ordered page writes,
+ * each flushed before the next, in a preallocated file in `dir`: overwrites
+ * change no file metadata, so each flush is the data's own.
+ */
+function orderedFlushes(dir: string, flushes: number): number[] {
+  const fd = fs.openSync(path.join(dir, 'pages'), 'w+');
+  const page = Buffer.alloc(PAGE, 1);
+  const samples: number[] = [];
+  try {
+    fs.writeSync(fd, Buffer.alloc(PAGE * FLUSH_FILE_PAGES));
+    fs.fsyncSync(fd);
+    for (let i = 0; i < COUNT; i++) {
+      const started = process.hrtime.bigint();
+      for (let flush = 0; flush < flushes; flush++) {
+        // The last write goes to the first page, as a commit's meta page does.
+        const position = flush === flushes - 1 ? 0 : PAGE * (1 + (i % (FLUSH_FILE_PAGES - 1)));
+        fs.writeSync(fd, page, 0, PAGE, position);
+        fs.fdatasyncSync(fd);
+      }
+      samples.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return samples;
+}
+
+const SIDES = ['strata', 'containerd', 'oneFlush', 'twoFlushes'] as const;
+type Side = (typeof SIDES)[number];
+const SIDE_NAMES: Record<Side, string> = {
+  strata: 'strata (LMDB)',
+  containerd: 'containerd (bbolt)',
+  oneFlush: 'one flush',
+  twoFlushes: 'two ordered flushes',
+};
+
+async function commitsOf(side: Side, program: string, dir: string): Promise<number[]> {
+  if (side === 'strata') return strataCommits(dir);
+  if (side === 'containerd') return containerdCommits(program, dir);
+  return orderedFlushes(dir, side === 'oneFlush' ? 1 : 2);
+}
+
 async function main() {
   if (!fs.existsSync(path.join(GOROOT, 'bin', 'go'))) {
     console.log(`store-commit: skipped, the harness's Go toolchain is not built (bash ../shared/harness/build.sh)`);
@@ -91,22 +142,25 @@ async function main() {
   const scratch = mountScratchFileSystem('/var/tmp/strata-bench-store-commit', '2G');
   try {
     console.log(`${os.cpus()[0].model}, ${os.cpus().length} cores, Linux ${os.release()}, Node.js ${process.version}, ${new Date().toISOString()}`);
-    const medians = { strata: [] as number[], containerd: [] as number[] };
+    const medians: Record<Side, number[]> = { strata: [], containerd: [], oneFlush: [], twoFlushes: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const side of ['strata', 'containerd'] as const) {
+      for (const side of SIDES) {
         const dir = fs.mkdtempSync(path.join(scratch.dir, `${side}-`));
         dropCaches();
-        medians[side].push(median(side === 'strata' ? await strataCommits(dir) : containerdCommits(program, dir)));
+        medians[side].push(median(await commitsOf(side, program, dir)));
         fs.rmSync(dir, { recursive: true, force: true });
       }
     }
     console.log(`\nOne new snapshot's metadata, committed durably: ${COUNT} commits per run, ${ROUNDS} alternating rounds, median ms`);
     const rows = [['store', ...medians.strata.map((_, i) => `round ${i + 1}`), 'median']];
-    for (const side of ['strata', 'containerd'] as const) {
-      rows.push([side === 'strata' ? 'strata (LMDB)' : 'containerd (bbolt)', ...medians[side].map((ms) => ms.toFixed(3)), median(medians[side]).toFixed(3)]);
+    for (const side of SIDES) {
+      rows.push([SIDE_NAMES[side], ...medians[side].map((ms) => ms.toFixed(3)), median(medians[side]).toFixed(3)]);
     }
     printTable(rows);
-    console.log(`strata / containerd: ${(median(medians.strata) / median(medians.containerd)).toFixed(2)}`);
+    const containerd = median(medians.containerd);
+    for (const side of SIDES.filter((side) => side !== 'containerd')) {
+      console.log(`${SIDE_NAMES[side]} / containerd: ${(median(medians[side]) / containerd).toFixed(2)}`);
+    }
   } finally {
     scratch.remove();
     fs.rmSync(path.dirname(program), { recursive: true, force: true });
