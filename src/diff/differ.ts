@@ -7,7 +7,7 @@ import type { Labels, Mount } from '../snapshots/types';
 import { applyToMounts } from './apply-layer';
 import { DigestTap } from './digest-tap';
 import { LAYER_TAR, LAYER_TAR_GZIP, outputCompression, requireApplicable, UNCOMPRESSED_LABEL } from './media-types';
-import { withChanges } from './tree-changes';
+import { FOR_LAYER, withChanges } from './tree-changes';
 import { VerifiedSource } from './verified-source';
 
 /** An OCI descriptor as the diff API carries it. */
@@ -132,7 +132,7 @@ export class Differ {
         if (!request.ref) await this.content.abort(ctx, ref).catch(() => undefined);
         throw err;
       }
-    });
+    }, FOR_LAYER);
     this.settings.onLayerBytes?.('produced', tar.size);
     // Content that already existed kept its labels; the DiffID is the one containerd cannot do without.
     if (written.existed && (await this.content.info(ctx, written.digest)).labels[UNCOMPRESSED_LABEL] === undefined) {

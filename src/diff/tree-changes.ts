@@ -13,7 +13,7 @@ import { bindDir, overlayDirs, readOnly, readOnlyLayers } from './mount-shapes';
  * that directory is read, unless it turns out not to tell the change
  * alone (see overlayUpperChanges).
  */
-function overlayFastPath(left: Mount[], right: Mount[]): { upper: string; lowers: string[]; options: OverlayOptions } | undefined {
+function overlayFastPath(left: Mount[], right: Mount[], distinguishAdditions: boolean): { upper: string; lowers: string[]; options: OverlayOptions } | undefined {
   const overlay = overlayDirs(right);
   const base = readOnlyLayers(left);
   if (!overlay || !base) return undefined;
@@ -21,7 +21,7 @@ function overlayFastPath(left: Mount[], right: Mount[]): { upper: string; lowers
     ? [overlay.upperDir, overlay.lowerDirs]
     : [overlay.lowerDirs[0], overlay.lowerDirs.slice(1)];
   const same = lowers.length === base.length && lowers.every((dir, i) => path.resolve(dir) === path.resolve(base[i]));
-  return same ? { upper, lowers, options: { userxattr: overlay.userxattr, dataDirs: overlay.dataDirs } } : undefined;
+  return same ? { upper, lowers, options: { userxattr: overlay.userxattr, dataDirs: overlay.dataDirs, distinguishAdditions } } : undefined;
 }
 
 /** Runs `use` on a read-only directory showing `mounts`: a bind source as it is, an empty directory for none. */
@@ -37,13 +37,26 @@ async function withReadOnlyTree<T>(mounts: Mount[], use: (dir: string) => Promis
   }
 }
 
+export interface ChangesOptions {
+  /** See OverlayOptions.distinguishAdditions; default true. */
+  distinguishAdditions?: boolean;
+}
+
+/** For a layer writer, which writes additions and modifications alike. */
+export const FOR_LAYER: ChangesOptions = { distinguishAdditions: false };
+
 /**
  * Runs `use` on the changes that turn the tree `left` mounts into the tree
  * `right` mounts (containerd's Compare arguments), reading as little as
  * possible; mounts made for the comparison last until `use` settles.
  */
-export async function withChanges<T>(left: Mount[], right: Mount[], use: (changes: AsyncIterable<Change>) => Promise<T>): Promise<T> {
-  const fast = overlayFastPath(left, right);
+export async function withChanges<T>(
+  left: Mount[],
+  right: Mount[],
+  use: (changes: AsyncIterable<Change>) => Promise<T>,
+  { distinguishAdditions = true }: ChangesOptions = {},
+): Promise<T> {
+  const fast = overlayFastPath(left, right, distinguishAdditions);
   const changes = fast && (await overlayUpperChanges(fast.upper, fast.lowers, fast.options));
   if (changes) return use(changes);
   return withReadOnlyTree(left, (lower) => withReadOnlyTree(right, (upper) => use(compareTrees(lower, upper))));

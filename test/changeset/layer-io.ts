@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Change } from '../../src/changeset/change';
-import { overlayUpperChanges } from '../../src/changeset/overlay-upper';
+import { overlayUpperChanges, type OverlayOptions } from '../../src/changeset/overlay-upper';
 import { writeLayer, type WriteLayerOptions } from '../../src/changeset/writer';
 import { TarReader } from '../../src/changeset/tar-reader';
 import type { TarHeader } from '../../src/changeset/tar-header';
@@ -48,4 +48,16 @@ export async function upperChanges(...args: Parameters<typeof overlayUpperChange
   const changes = await overlayUpperChanges(...args);
   assert.ok(changes, 'the upper dir alone tells the changes');
   return changes;
+}
+
+/**
+ * The fast path's layer, made twice: telling additions from modifications
+ * and, as a layer writer does, without; both must be the same bytes.
+ */
+export async function fastLayer(upper: string, lowers: string[], opts: OverlayOptions = {}): Promise<Buffer> {
+  const told = await layerBytes(await upperChanges(upper, lowers, opts));
+  const untold = await layerBytes(await upperChanges(upper, lowers, { ...opts, distinguishAdditions: false }));
+  assert.deepEqual(listEntries(untold), listEntries(told), 'the layer writer\'s changes write the same layer');
+  assert.ok(untold.equals(told));
+  return told;
 }

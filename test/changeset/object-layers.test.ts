@@ -18,7 +18,7 @@ import { withMounts } from '../../src/mount';
 import { isSnapshotError } from '../../src/snapshots/errors';
 import type { Mount } from '../../src/snapshots/types';
 import { describeTree, sh, tempDir, touchNs } from './fixtures';
-import { layerBytes, listEntries, upperChanges, type ListedEntry } from './layer-io';
+import { fastLayer, layerBytes, listEntries, type ListedEntry } from './layer-io';
 
 interface Meta { mode?: number; uid?: number; gid?: number; mtimeSec?: number }
 
@@ -142,7 +142,7 @@ test('a view of a layer of stubs: the kernel reads the objects, and the fast pat
     assert.ok(!fs.existsSync(path.join(merged, 'gone-dir')));
   });
 
-  const fast = listEntries(await layerBytes(await upperChanges(l2, [l1], { dataDirs })));
+  const fast = listEntries(await fastLayer(l2, [l1], { dataDirs }));
   assert.deepEqual(fast, await fullCompare(parent, view));
   assert.deepEqual(listEntries(await withChanges(parent, view, layerBytes)), fast);
 
@@ -234,7 +234,7 @@ test('escaped overlay xattrs are written unescaped, and overlay bookkeeping neve
   assert.ok(upperXattrs['etc/config'].xattrs['trusted.overlay.origin'] !== undefined);
   assert.equal(upperXattrs['opt'].xattrs['trusted.overlay.opaque'], hex('y'));
 
-  const entries = listEntries(await layerBytes(await upperChanges(rw.upper, [l1], { dataDirs: [data] })));
+  const entries = listEntries(await fastLayer(rw.upper, [l1], { dataDirs: [data] }));
   const byName = new Map(entries.map((e) => [e.name, e]));
   assert.deepEqual(byName.get('etc/config')?.xattrs, { 'trusted.overlay.via-mount': hex('mounted') });
   assert.deepEqual(byName.get('new/stub')?.xattrs, { 'trusted.overlay.foo': hex('bar') });
@@ -256,7 +256,7 @@ test('with userxattr, user.overlay.overlay.X is written as user.overlay.X and ot
   setAttributeSync(file, 'user.overlay.overlay.foo', 'bar');
   setAttributeSync(file, 'user.overlay.origin', Buffer.from('00', 'hex'));
   setAttributeSync(file, 'trusted.overlay.kept', 'not the overlay\'s with userxattr');
-  const [entry] = listEntries(await layerBytes(await upperChanges(upper, [lower], { userxattr: true })));
+  const [entry] = listEntries(await fastLayer(upper, [lower], { userxattr: true }));
   assert.deepEqual(entry.xattrs, { 'user.overlay.foo': hex('bar'), 'trusted.overlay.kept': hex('not the overlay\'s with userxattr') });
 });
 

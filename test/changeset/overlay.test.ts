@@ -7,7 +7,7 @@ import { applyLayer } from '../../src/changeset/applier';
 import { encodeHeader, padding } from '../../src/changeset/tar-header';
 import { compareTrees } from '../../src/changeset/compare';
 import { describeTree, makeRichTree, sh, tempDir } from './fixtures';
-import { layerBytes, listEntries, upperChanges } from './layer-io';
+import { collectChanges, fastLayer, layerBytes, listEntries, upperChanges } from './layer-io';
 
 interface Overlay { lower: string; upper: string; work: string; merged: string }
 
@@ -37,11 +37,38 @@ test('the upper-dir fast path writes the same entries as the full compare', asyn
 
   const full = listEntries(await layerBytes(compareTrees(o.lower, o.merged)));
   o.unmount();
-  const fast = listEntries(await layerBytes(await upperChanges(o.upper, [o.lower])));
+  const fast = listEntries(await fastLayer(o.upper, [o.lower]));
   assert.deepEqual(fast, full);
   assert.ok(fast.some((e) => e.name === 'usr/bin/.wh.suid'));
   assert.ok(fast.some((e) => e.name === '.wh.a'));
   assert.ok(fast.every((e) => !Object.keys(e.xattrs).some((k) => k.startsWith('trusted.overlay.'))));
+});
+
+test('a layer writer\'s fast path looks up only what it must, and directories held back without a lookup come out as with one', async (t) => {
+  const o = overlay(t) as Overlay & { unmount(): void };
+  const m = (rel: string) => path.join(o.merged, rel);
+  fs.writeFileSync(m('etc/added'), 'added\n');
+  fs.writeFileSync(m('etc/hostname'), 'changed\n');
+  // A new directory with nothing in it, a directory whose only change is its mode,
+  // and one copied up for a file made and deleted again (nothing to report).
+  fs.mkdirSync(m('empty-new'));
+  fs.chmodSync(m('var'), 0o750);
+  fs.writeFileSync(m('usr/bin/temp'), 'x');
+  fs.rmSync(m('usr/bin/temp'));
+  fs.rmSync(m('usr/bin/suid'));
+  const full = listEntries(await layerBytes(compareTrees(o.lower, o.merged)));
+  o.unmount();
+
+  assert.deepEqual(listEntries(await fastLayer(o.upper, [o.lower])), full);
+  const told = await collectChanges(await upperChanges(o.upper, [o.lower]));
+  const untold = await collectChanges(await upperChanges(o.upper, [o.lower], { distinguishAdditions: false }));
+  assert.deepEqual(untold.map(([, p]) => p), told.map(([, p]) => p));
+  assert.ok(told.some(([kind, p]) => kind === 'add' && p === 'etc/added'));
+  assert.ok(untold.some(([kind, p]) => kind === 'modify' && p === 'etc/added'));
+  // Looked up once nothing below it changed: a new directory is still an addition.
+  assert.ok(untold.some(([kind, p]) => kind === 'add' && p === 'empty-new'));
+  assert.ok(untold.some(([kind, p]) => kind === 'modify' && p === 'var'));
+  assert.ok(untold.some(([kind, p]) => kind === 'delete' && p === 'usr/bin/suid'));
 });
 
 test('an opaque directory becomes .wh..wh..opq and both apply modes reproduce the merged view', async (t) => {
@@ -53,7 +80,7 @@ test('an opaque directory becomes .wh..wh..opq and both apply modes reproduce th
   const merged = await describeTree(o.merged, { links: false });
   o.unmount();
 
-  const tar = await layerBytes(await upperChanges(o.upper, [o.lower]));
+  const tar = await fastLayer(o.upper, [o.lower]);
   const names = (listEntries(tar)).map((e) => e.name);
   // A whiteout sits where the deleted path sorts, as in containerd.
   assert.deepEqual(names, ['etc/', 'etc/.wh..wh..opq', 'etc/only', '.wh.fifo']);
@@ -93,7 +120,7 @@ test('with userxattr, user.overlay.opaque is read as the opaque marker and writt
   o.unmount();
   assert.equal((await describeTree(o.upper))['etc'].xattrs['user.overlay.opaque'], Buffer.from('y').toString('hex'));
 
-  const tar = await layerBytes(await upperChanges(o.upper, [o.lower], { userxattr: true }));
+  const tar = await fastLayer(o.upper, [o.lower], { userxattr: true });
   const entries = listEntries(tar);
   assert.deepEqual(entries.map((e) => e.name), ['etc/', 'etc/.wh..wh..opq', 'etc/only']);
   assert.ok(entries.every((e) => !Object.keys(e.xattrs).some((k) => k.startsWith('user.overlay.'))), 'overlay bookkeeping stays out of the layer');
@@ -125,7 +152,7 @@ test('whiteouts of paths no lower layer has are dropped; a multi-layer lower cha
   fs.writeFileSync(path.join(o.merged, 'temp'), '');
   fs.rmSync(path.join(o.merged, 'temp'));
   o.unmount();
-  const entries = listEntries(await layerBytes(await upperChanges(o.upper, [l2, l1])));
+  const entries = listEntries(await fastLayer(o.upper, [l2, l1]));
   assert.deepEqual(entries.map((e) => e.name), ['.wh.bottom']);
 });
 

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { humanBytes } from '../../bytes';
 import { writeLayer, type Change } from '../../changeset';
 import type { SnapshotsClient } from '../../client/snapshots-client';
-import { DigestTap, withChanges } from '../../diff';
+import { DigestTap, FOR_LAYER, withChanges } from '../../diff';
 import type { Mount } from '../../snapshots/types';
 import { withClient } from '../client';
 import { LayerProgress } from '../layer-progress';
@@ -74,7 +74,7 @@ export async function diff(key: string, parent: string | undefined, opts: JsonFl
         const report = file === undefined ? process.stderr : process.stdout;
         if (opts.json) printJson(written, report);
         else printLines([`${written.digest} ${humanBytes(written.size)} ${written.file}`], report);
-      }),
+      }, FOR_LAYER),
     );
   });
 }
