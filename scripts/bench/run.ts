@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const BENCHMARKS = ['startup', 'snapshots', 'store-commit', 'transport', 'changeset', 'thin', 'import', 'object-store'];
+const BENCHMARKS = ['startup', 'snapshots', 'store-commit', 'transport', 'changeset', 'snapshot-diff', 'thin', 'import', 'object-store'];
 
 let failed = false;
 for (const name of BENCHMARKS) {

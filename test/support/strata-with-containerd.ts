@@ -11,6 +11,8 @@ export interface StrataWithContainerd {
   containerd: Containerd;
   /** How many calls of one Diff-service method strata has served, from its Prometheus endpoint. */
   diffCalls(method: 'Apply' | 'Diff'): Promise<number>;
+  /** strata's Prometheus metrics, as its endpoint serves them. */
+  metrics(): Promise<string>;
   /** Stops containerd, then strata. */
   stop(): Promise<void>;
 }
@@ -73,11 +75,13 @@ export async function startStrataWithContainerd(
     await stopStrata();
     throw err;
   }
+  const metrics = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   return {
     strata,
     containerd,
+    metrics,
     async diffCalls(method) {
-      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const text = await metrics();
       const prefix = `strata_grpc_request_duration_seconds_count{service="diff",method="${method}"} `;
       const line = text.split('\n').find((l) => l.startsWith(prefix));
       return line === undefined ? 0 : Number(line.slice(prefix.length));
