@@ -17,13 +17,11 @@ export const HARNESS_BIN = process.env.HARNESS_BIN ?? '/var/cache/strata-harness
 /** containerd's overlayfs snapshotter with the asynchronous remove containerd's daemon uses by default. */
 export const CONTAINERD_OVERLAYFS = `exec ${HARNESS_BIN}/refsnap --async-remove --root {root} --address {socket}`;
 
-const FLOOR_SERVER = `exec ${process.execPath} ${path.join(PACKAGE_ROOT, 'dist', 'scripts', 'bench', 'floor-server.js')} {socket}`;
-
 /** The floor of a server on this stack (floor-server.ts), as built in dist/. */
-export const STRATA_FLOOR = FLOOR_SERVER;
+export const STRATA_FLOOR = `exec ${process.execPath} ${path.join(PACKAGE_ROOT, 'dist', 'scripts', 'bench', 'floor-server.js')} {socket}`;
 
 /** The same floor with containerd's disk work and a durable LMDB commit in each write. */
-export const STRATA_DURABLE_FLOOR = `${FLOOR_SERVER} {root}`;
+export const STRATA_DURABLE_FLOOR = `${STRATA_FLOOR} {root}`;
 
 /** `strata serve` as built in dist/, on the harness's root and socket; options may follow. */
 export const STRATA_SERVE = `exec ${process.execPath} ${STRATA_BIN} serve --root {root} --address {socket} --log-level warn`;

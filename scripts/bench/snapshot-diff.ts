@@ -116,8 +116,12 @@ async function main(): Promise<void> {
   const chainId = await sha256File(tar);
   const image = await minbaseImage(tar, OCI.layer.tar, chainId, IMAGE);
 
-  const sides = [await startStrataSide(path.join(WORK, 'strata')), await startContainerdSide(path.join(WORK, 'containerd'))];
+  const sides: Side[] = [];
   try {
+    // Each started inside the try, so a side that fails to start leaves none running.
+    sides.push(await startStrataSide(path.join(WORK, 'strata')));
+    sides.push(await startContainerdSide(path.join(WORK, 'containerd')));
+    const [strata, containerd] = sides;
     for (const side of sides) await prepareChange(side, image.archive, chainId, path.join(WORK, `mnt-${side.snapshotter}`));
     const timings = new Map<Side, number[]>(sides.map((side) => [side, []]));
     const reads = new Map<Side, number[]>(sides.map((side) => [side, []]));
@@ -134,13 +138,13 @@ async function main(): Promise<void> {
     const ctrStart: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       dropCaches();
-      ctrStart.push(await timeMs(() => ctr(sides[1], ['version'])));
+      ctrStart.push(await timeMs(() => ctr(containerd, ['version'])));
     }
 
     console.log(`\`ctr snapshots diff\` of ${CHANGES.modified} modified, ${CHANGES.added} added and ${CHANGES.deleted} deleted files over the minbase rootfs, uncompressed, cold, ${RUNS} runs alternating; ms`);
-    const containerdMedian = median(timings.get(sides[1])!);
+    const containerdMedian = median(timings.get(containerd)!);
     printTable([
-      ['side', ...timings.get(sides[0])!.map((_, i) => `run ${i + 1}`), 'median', 'ratio', 'disk reads'],
+      ['side', ...timings.get(strata)!.map((_, i) => `run ${i + 1}`), 'median', 'ratio', 'disk reads'],
       ...sides.map((side) => {
         const ms = timings.get(side)!;
         return [side.label, ...ms.map((x) => x.toFixed(0)), median(ms).toFixed(0), (median(ms) / containerdMedian).toFixed(2), String(median(reads.get(side)!))];
@@ -151,7 +155,7 @@ async function main(): Promise<void> {
     console.log("strata's own time in each run's calls, median ms:");
     printTable([['call', 'ms'], ...methods.map((method) => [method, (median(strataCalls.map((calls) => calls.get(method) ?? 0)) * 1000).toFixed(1)])]);
     const strataMs = strataCalls.map((calls) => [...calls.values()].reduce((sum, s) => sum + s, 0) * 1000);
-    const rest = timings.get(sides[0])!.map((ms, i) => ms - strataMs[i]);
+    const rest = timings.get(strata)!.map((ms, i) => ms - strataMs[i]);
     console.log(`ctr and containerd's own share of strata's runs (the whole less strata's calls): median ${median(rest).toFixed(0)} ms, ${(median(rest) / containerdMedian).toFixed(3)} of containerd's whole`);
   } finally {
     for (const side of sides) await side.stop();
