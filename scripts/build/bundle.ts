@@ -55,8 +55,8 @@ if (require.main === module) {
   void build({
     entryPoints: {
       strata: path.join(compiled, 'cli', 'main.js'),
-      // apply-thread.ts starts it by path, beside itself: dist/bundle/ here as dist/src/changeset/ unbundled.
-      'apply-worker': path.join(compiled, 'changeset', 'apply-worker.js'),
+      // changeset-thread.ts starts it by path, beside itself: dist/bundle/ here as dist/src/changeset/ unbundled.
+      'changeset-worker': path.join(compiled, 'changeset', 'changeset-worker.js'),
     },
     outdir: BUNDLE_DIR,
     bundle: true,

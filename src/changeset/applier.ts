@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { ApplyThread } from './apply-thread';
+import { ChangesetThread } from './changeset-thread';
 import { decompressed } from './compression';
 
 export type ApplyMode = 'directory' | 'overlay-upper';
@@ -69,8 +69,8 @@ export interface ApplyResult {
  */
 export async function applyLayer(stream: AsyncIterable<Buffer>, target: string, opts: ApplyOptions): Promise<ApplyResult> {
   const root = await fsp.realpath(target);
-  const thread = ApplyThread.acquire();
-  const outcome = thread.start({ root, opts });
+  const thread = ChangesetThread.acquire();
+  const outcome = thread.startApply({ root, opts });
   // Observed below or after an abort; never unhandled meanwhile.
   outcome.catch(() => undefined);
   const hash = createHash('sha256');

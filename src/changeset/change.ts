@@ -1,5 +1,5 @@
 /** The change model shared by the tree comparers and the layer writer. */
-import { promises as fsp } from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
 import { statInfo, type FileInfo } from './file-info';
 import { parentOf } from './paths';
@@ -28,16 +28,16 @@ export interface Change {
  * modified (containerd's ChangeWriter.includeParents), so that its
  * metadata travels with the layer.
  */
-export async function* withParents(changes: AsyncIterable<Change>, root: string, xattrs: TreeXattrs): AsyncGenerator<Change> {
+export function* withParents(changes: Iterable<Change>, root: string, xattrs: TreeXattrs): Generator<Change> {
   const reported = new Set<string>(['']);
-  async function* ensure(dir: string): AsyncGenerator<Change> {
+  function* ensure(dir: string): Generator<Change> {
     if (reported.has(dir)) return;
     yield* ensure(parentOf(dir));
     reported.add(dir);
     const abs = path.join(root, dir);
-    yield { kind: 'modify', path: dir, info: await statInfo(abs, await fsp.lstat(abs, { bigint: true }), xattrs.get(abs)) };
+    yield { kind: 'modify', path: dir, info: statInfo(abs, fs.lstatSync(abs, { bigint: true }), xattrs.get(abs)) };
   }
-  for await (const change of changes) {
+  for (const change of changes) {
     // An opaque marker is an entry inside its directory.
     if (change.kind === 'opaque') yield* ensure(change.path);
     else if (change.kind !== 'unmodified') yield* ensure(parentOf(change.path));

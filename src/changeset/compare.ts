@@ -2,7 +2,7 @@
  * The full comparison of two trees (continuity's double-walk Changes): walk
  * lower and upper together in path order and report what differs.
  */
-import { open } from 'node:fs/promises';
+import fs from 'node:fs';
 import { withParents, type Change } from './change';
 import { statInfo, walkTree, type FileInfo, type Xattrs } from './file-info';
 import { comparePaths } from './paths';
@@ -17,18 +17,24 @@ export function sameXattrs(a: Xattrs, b: Xattrs): boolean {
   return true;
 }
 
-async function sameContent(a: string, b: string): Promise<boolean> {
-  const [fa, fb] = await Promise.all([open(a), open(b)]);
+function sameContent(a: string, b: string): boolean {
+  const fa = fs.openSync(a, 'r');
   try {
-    const size = 1 << 16;
-    const [ba, bb] = [Buffer.alloc(size), Buffer.alloc(size)];
-    for (;;) {
-      const [ra, rb] = await Promise.all([fa.read(ba, 0, size), fb.read(bb, 0, size)]);
-      if (ra.bytesRead !== rb.bytesRead || !ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead))) return false;
-      if (ra.bytesRead === 0) return true;
+    const fb = fs.openSync(b, 'r');
+    try {
+      const size = 1 << 16;
+      const [ba, bb] = [Buffer.alloc(size), Buffer.alloc(size)];
+      for (;;) {
+        const ra = fs.readSync(fa, ba, 0, size, null);
+        const rb = fs.readSync(fb, bb, 0, size, null);
+        if (ra !== rb || !ba.subarray(0, ra).equals(bb.subarray(0, rb))) return false;
+        if (ra === 0) return true;
+      }
+    } finally {
+      fs.closeSync(fb);
     }
   } finally {
-    await Promise.all([fa.close(), fb.close()]);
+    fs.closeSync(fa);
   }
 }
 
@@ -39,7 +45,7 @@ const NS = 1_000_000_000n;
  * directory mtimes. Timestamps with a zero nanosecond part may have been
  * truncated by a tar round trip, so then the content decides.
  */
-export async function sameFile(a: FileInfo, b: FileInfo): Promise<boolean> {
+export function sameFile(a: FileInfo, b: FileInfo): boolean {
   if (a.type !== b.type || a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid) return false;
   if (a.devMajor !== b.devMajor || a.devMinor !== b.devMinor || a.linkTarget !== b.linkTarget) return false;
   if (!sameXattrs(a.xattrs, b.xattrs)) return false;
@@ -51,32 +57,31 @@ export async function sameFile(a: FileInfo, b: FileInfo): Promise<boolean> {
   return a.mtimeNs === b.mtimeNs;
 }
 
-async function* rawChanges(lower: string, upper: string, lowerXattrs: Map<string, Xattrs>, upperXattrs: Map<string, Xattrs>): AsyncGenerator<Change> {
+function* rawChanges(lower: string, upper: string, lowerXattrs: Map<string, Xattrs>, upperXattrs: Map<string, Xattrs>): Generator<Change> {
   // Below a deleted directory (or one replaced by a non-directory) every
   // deletion is implied, so the lower walk does not descend there.
   const gone = new Set<string>();
   const lowerWalk = walkTree(lower, (e) => !gone.has(e.path));
   const upperWalk = walkTree(upper);
-  let l = await lowerWalk.next();
-  let u = await upperWalk.next();
+  let l = lowerWalk.next();
+  let u = upperWalk.next();
   while (!l.done || !u.done) {
     const order = l.done ? 1 : u.done ? -1 : comparePaths(l.value.path, u.value.path);
     if (order < 0 && !l.done) {
       if (l.value.stat.isDirectory()) gone.add(l.value.path);
       yield { kind: 'delete', path: l.value.path };
-      l = await lowerWalk.next();
+      l = lowerWalk.next();
     } else if (order > 0 && !u.done) {
-      yield { kind: 'add', path: u.value.path, info: await statInfo(u.value.abs, u.value.stat, upperXattrs.get(u.value.abs)) };
-      u = await upperWalk.next();
+      yield { kind: 'add', path: u.value.path, info: statInfo(u.value.abs, u.value.stat, upperXattrs.get(u.value.abs)) };
+      u = upperWalk.next();
     } else if (!l.done && !u.done) {
-      const [a, b] = await Promise.all([
-        statInfo(l.value.abs, l.value.stat, lowerXattrs.get(l.value.abs)),
-        statInfo(u.value.abs, u.value.stat, upperXattrs.get(u.value.abs)),
-      ]);
+      const a = statInfo(l.value.abs, l.value.stat, lowerXattrs.get(l.value.abs));
+      const b = statInfo(u.value.abs, u.value.stat, upperXattrs.get(u.value.abs));
       if (a.type === 'directory' && b.type !== 'directory') gone.add(l.value.path);
-      if (!(await sameFile(a, b))) yield { kind: 'modify', path: u.value.path, info: b };
+      if (!sameFile(a, b)) yield { kind: 'modify', path: u.value.path, info: b };
       else if (b.nlink > 1 && b.type !== 'directory') yield { kind: 'unmodified', path: u.value.path, info: b };
-      [l, u] = await Promise.all([lowerWalk.next(), upperWalk.next()]);
+      l = lowerWalk.next();
+      u = upperWalk.next();
     }
   }
 }
@@ -85,7 +90,8 @@ async function* rawChanges(lower: string, upper: string, lowerXattrs: Map<string
  * Changes that turn `lower` into `upper`, in containerd's path order,
  * parents before children (see withParents). Reads both trees fully.
  */
-export async function* compareTrees(lower: string, upper: string): AsyncGenerator<Change> {
-  const [lowerXattrs, upperXattrs] = await Promise.all([readTreeXattrs(lower), readTreeXattrs(upper)]);
+export function* compareTrees(lower: string, upper: string): Generator<Change> {
+  const lowerXattrs = readTreeXattrs(lower);
+  const upperXattrs = readTreeXattrs(upper);
   yield* withParents(rawChanges(lower, upper, lowerXattrs, upperXattrs), upper, upperXattrs);
 }

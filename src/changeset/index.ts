@@ -1,6 +1,8 @@
 /** The tar changeset library: compare trees, write layers, apply layers. */
 export type { Change, ChangeKind } from './change';
 export { compareTrees, sameFile } from './compare';
+export { sourceChanges, UNTOLD, type ChangeSource } from './change-source';
+export { withLayerInThread } from './threaded-layer';
 export { overlayUpperChanges, type OverlayOptions } from './overlay-upper';
 export { writeLayer, type WriteLayerOptions, WHITEOUT_PREFIX, OPAQUE_MARKER } from './writer';
 export { applyLayer, type ApplyOptions, type ApplyMode, type ApplyResult } from './applier';

@@ -5,8 +5,8 @@
  * translated: a 0/0 character device is a deletion, the opaque xattr an
  * opaque directory. The lower directories are only probed with lstat, to
  * tell additions from modifications and to drop whiteouts of paths no
- * lower layer has; those probes run ahead of the walk, many at a time,
- * since on a cold cache each one waits for the disk.
+ * lower layer has. All calls are synchronous, for a thread of its own (see
+ * changeset-thread.ts).
  *
  * Over an object store (data-only lower layers) a regular file may be a
  * stub: its metadata, with an absolute redirect to the object holding its
@@ -16,13 +16,12 @@
  * the upper dir cannot tell: then there is no fast path, and that is known
  * before the first change is reported (the xattrs are read first).
  */
-import { promises as fsp, type BigIntStats } from 'node:fs';
+import fs, { type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { isInside, isMissing } from '../fsutil/paths';
 import { failedPrecondition } from '../snapshots/errors';
 import { withParents, type Change } from './change';
 import { statInfo, walkTree, type WalkedPath, type Xattrs } from './file-info';
-import { Lookahead } from './lookahead';
 import { readTreeXattrs, type TreeXattrs } from './xattrs';
 
 export interface OverlayOptions {
@@ -51,10 +50,10 @@ export function isWhiteout(st: BigIntStats): boolean {
  * lower layers are not consulted (that needs an xattr read per layer): at
  * worst a redundant whiteout is written, which deletes nothing.
  */
-async function lowerStat(lowerDirs: string[], rel: string): Promise<BigIntStats | undefined> {
+function lowerStat(lowerDirs: string[], rel: string): BigIntStats | undefined {
   for (const dir of lowerDirs) {
     try {
-      const st = await fsp.lstat(path.join(dir, rel), { bigint: true });
+      const st = fs.lstatSync(path.join(dir, rel), { bigint: true });
       return isWhiteout(st) ? undefined : st;
     } catch (err) {
       if (!isMissing(err)) throw err;
@@ -62,9 +61,6 @@ async function lowerStat(lowerDirs: string[], rel: string): Promise<BigIntStats 
   }
   return undefined;
 }
-
-/** How many lookups (upper entries in the lower layers, stubs' objects in the store) run ahead of the one being used. */
-const LOOKAHEAD = 32;
 
 /** An upper dir's xattrs, by meaning. */
 interface UpperXattrs {
@@ -98,12 +94,12 @@ function splitXattrs(all: Xattrs, prefix: string): { own: Xattrs; markers: Xattr
  * layer (real paths) that has it; undefined when none has. A redirect
  * that would lead out of the store is refused, not followed.
  */
-async function stubObject(stub: string, redirect: string, dataDirs: string[]): Promise<string | undefined> {
+function stubObject(stub: string, redirect: string, dataDirs: string[]): string | undefined {
   if (redirect.split('/').includes('..')) throw failedPrecondition(`${stub}: overlay redirect ${JSON.stringify(redirect)} contains '..'`);
   for (const dir of dataDirs) {
     let object: string;
     try {
-      object = await fsp.realpath(path.join(dir, redirect));
+      object = fs.realpathSync(path.join(dir, redirect));
     } catch (err) {
       if (isMissing(err)) continue;
       throw err;
@@ -114,19 +110,15 @@ async function stubObject(stub: string, redirect: string, dataDirs: string[]): P
   return undefined;
 }
 
-async function* inOrder<T>(items: T[]): AsyncGenerator<T> {
-  yield* items;
-}
-
 /**
  * The upper dir's xattrs with its stubs resolved, or undefined when it
  * holds a metacopy file that is no stub of `dataDirs` or a redirect.
  */
-async function readUpperXattrs(upperDir: string, prefix: string, dataDirs: string[]): Promise<UpperXattrs | undefined> {
+function readUpperXattrs(upperDir: string, prefix: string, dataDirs: string[]): UpperXattrs | undefined {
   const own: TreeXattrs = new Map();
   const markers: TreeXattrs = new Map();
   const stubs: Array<[string, string]> = [];
-  for (const [file, all] of await readTreeXattrs(upperDir)) {
+  for (const [file, all] of readTreeXattrs(upperDir)) {
     const split = splitXattrs(all, prefix);
     own.set(file, split.own);
     markers.set(file, split.markers);
@@ -139,9 +131,9 @@ async function readUpperXattrs(upperDir: string, prefix: string, dataDirs: strin
     }
   }
   const objects = new Map<string, string>();
-  const realDataDirs = await Promise.all(dataDirs.map((dir) => fsp.realpath(dir)));
-  const resolved = new Lookahead(inOrder(stubs), async ([stub, redirect]) => [stub, await stubObject(stub, redirect, realDataDirs)] as const, LOOKAHEAD);
-  for await (const [stub, object] of resolved) {
+  const realDataDirs = dataDirs.map((dir) => fs.realpathSync(dir));
+  for (const [stub, redirect] of stubs) {
+    const object = stubObject(stub, redirect, realDataDirs);
     // An absolute redirect into the regular layers: a metacopy file moved to another directory.
     if (object === undefined) return undefined;
     objects.set(stub, object);
@@ -157,11 +149,11 @@ interface UpperEntry extends WalkedPath {
 }
 
 /** The change of one upper entry other than a whiteout: nothing, the entry, or the entry and its opaque marker. */
-async function entryChanges(entry: UpperEntry, xattrs: UpperXattrs, prefix: string): Promise<Change[]> {
+function entryChanges(entry: UpperEntry, xattrs: UpperXattrs, prefix: string): Change[] {
   const { lower } = entry;
   const markers = xattrs.markers.get(entry.abs);
   const own = xattrs.own.get(entry.abs) ?? new Map<string, Buffer>();
-  const stat = await statInfo(entry.abs, entry.stat, own);
+  const stat = statInfo(entry.abs, entry.stat, own);
   const object = xattrs.objects.get(entry.abs);
   const info = object === undefined ? stat : { ...stat, contentPath: object };
   const opaque = info.type === 'directory' && isOpaque(markers, prefix) && lower?.isDirectory() === true;
@@ -185,26 +177,26 @@ function isOpaque(markers: Xattrs | undefined, prefix: string): boolean {
  * it) and decided once its subtree is passed, only if nothing in it
  * changed.
  */
-async function* rawChanges(entries: AsyncIterable<UpperEntry>, lowerDirs: string[], xattrs: UpperXattrs, prefix: string): AsyncGenerator<Change> {
+function* rawChanges(entries: Iterable<UpperEntry>, lowerDirs: string[], xattrs: UpperXattrs, prefix: string): Generator<Change> {
   /** Held-back directories, innermost last: every one is an ancestor of the entry at hand. */
   const held: Array<{ entry: UpperEntry; changedBelow: boolean }> = [];
   const noteChange = () => {
     if (held.length > 0) held[held.length - 1].changedBelow = true;
   };
   /** Decides the held-back directories that do not hold `next` (all, without one). */
-  async function* passed(next?: string): AsyncGenerator<Change> {
+  function* passed(next?: string): Generator<Change> {
     while (held.length > 0 && (next === undefined || !next.startsWith(`${held[held.length - 1].entry.path}/`))) {
       const { entry, changedBelow } = held.pop()!;
       if (changedBelow) {
         noteChange();
         continue;
       }
-      const changes = await entryChanges({ ...entry, lower: await lowerStat(lowerDirs, entry.path), lookedUp: true }, xattrs, prefix);
+      const changes = entryChanges({ ...entry, lower: lowerStat(lowerDirs, entry.path), lookedUp: true }, xattrs, prefix);
       if (changes.length > 0) noteChange();
       yield* changes;
     }
   }
-  for await (const entry of entries) {
+  for (const entry of entries) {
     yield* passed(entry.path);
     if (isWhiteout(entry.stat)) {
       if (entry.lower) {
@@ -217,24 +209,21 @@ async function* rawChanges(entries: AsyncIterable<UpperEntry>, lowerDirs: string
       held.push({ entry, changedBelow: false });
       continue;
     }
-    const changes = await entryChanges(entry, xattrs, prefix);
+    const changes = entryChanges(entry, xattrs, prefix);
     if (changes.length > 0) noteChange();
     yield* changes;
   }
   yield* passed();
 }
 
-async function* upperChanges(upperDir: string, lowerDirs: string[], xattrs: UpperXattrs, prefix: string, distinguishAdditions: boolean): AsyncGenerator<Change> {
-  const lookUp = async (entry: WalkedPath): Promise<UpperEntry> => {
-    const needed = distinguishAdditions || isWhiteout(entry.stat) || (entry.stat.isDirectory() && isOpaque(xattrs.markers.get(entry.abs), prefix));
-    return needed ? { ...entry, lower: await lowerStat(lowerDirs, entry.path), lookedUp: true } : { ...entry, lookedUp: false };
-  };
-  const entries = new Lookahead(walkTree(upperDir), lookUp, LOOKAHEAD);
-  try {
-    yield* withParents(rawChanges(entries, lowerDirs, xattrs, prefix), upperDir, xattrs.own);
-  } finally {
-    await entries.return();
+function* upperChanges(upperDir: string, lowerDirs: string[], xattrs: UpperXattrs, prefix: string, distinguishAdditions: boolean): Generator<Change> {
+  function* entries(): Generator<UpperEntry> {
+    for (const entry of walkTree(upperDir)) {
+      const needed = distinguishAdditions || isWhiteout(entry.stat) || (entry.stat.isDirectory() && isOpaque(xattrs.markers.get(entry.abs), prefix));
+      yield needed ? { ...entry, lower: lowerStat(lowerDirs, entry.path), lookedUp: true } : { ...entry, lookedUp: false };
+    }
   }
+  yield* withParents(rawChanges(entries(), lowerDirs, xattrs, prefix), upperDir, xattrs.own);
 }
 
 /**
@@ -243,11 +232,11 @@ async function* upperChanges(upperDir: string, lowerDirs: string[], xattrs: Uppe
  * directory alone cannot tell them (see above), and the merged trees
  * have to be compared instead.
  */
-export async function overlayUpperChanges(givenUpperDir: string, lowerDirs: string[], opts: OverlayOptions = {}): Promise<AsyncGenerator<Change> | undefined> {
+export function overlayUpperChanges(givenUpperDir: string, lowerDirs: string[], opts: OverlayOptions = {}): Generator<Change> | undefined {
   // Layers may be named through symlinks (strata's short links in object-store
   // mounts); the walk and the xattr scan start at the directory itself.
-  const upperDir = await fsp.realpath(givenUpperDir);
+  const upperDir = fs.realpathSync(givenUpperDir);
   const prefix = opts.userxattr ? 'user.overlay.' : 'trusted.overlay.';
-  const xattrs = await readUpperXattrs(upperDir, prefix, opts.dataDirs ?? []);
+  const xattrs = readUpperXattrs(upperDir, prefix, opts.dataDirs ?? []);
   return xattrs && upperChanges(upperDir, lowerDirs, xattrs, prefix, opts.distinguishAdditions ?? true);
 }

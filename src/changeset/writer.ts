@@ -4,12 +4,11 @@
  * deletions as `.wh.<name>`, opaque directories as `.wh..wh..opq`, second
  * and later names of a hard-linked inode as link entries.
  */
-import { createReadStream, promises as fsp } from 'node:fs';
+import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Change } from './change';
 import { compressor, type Compression } from './compression';
 import type { FileInfo } from './file-info';
-import { Lookahead } from './lookahead';
 import { baseName, joinRel, parentOf } from './paths';
 import { encodeHeader, padding, type EntryType, type TarHeader } from './tar-header';
 
@@ -34,66 +33,37 @@ function markerHeader(name: string, mtimeNs: bigint): TarHeader {
   return { name, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtimeNs, linkname: '', devMajor: 0, devMinor: 0, xattrs: new Map() };
 }
 
+/** Content is read in pieces this large: few system calls, and bounded memory for any file. */
+const READ_BYTES = 1 << 20;
+
 /**
- * The first bytes of files are read this far ahead of their turn, several
- * files at a time: on a cold cache each small file is a disk round trip,
- * and one after another those dominated a diff of 100 changed files. The
- * bound keeps memory small (16 x 64 KiB); the rest of a larger file is
- * streamed when its turn comes.
+ * A file's bytes and the tar padding after them. One byte more than listed
+ * is asked for, so a file that grew since it was listed is told apart.
  */
-const HEAD_BYTES = 64 * 1024;
-const CONTENT_LOOKAHEAD = 16;
-
-interface Prepared {
-  change: Change;
-  /** The file's first bytes, when read ahead. */
-  head?: Buffer;
-}
-
-/** Regular files with content, written under their own name: not hard links, whose first name may be a later change. */
-function readsAhead(change: Change): boolean {
-  const info = change.info;
-  return (change.kind === 'add' || change.kind === 'modify') && info?.type === 'file' && info.size > 0 && info.nlink === 1;
-}
-
-/** The first bytes of a file, and one more if it grew since it was listed (so that fileContent can tell). */
-async function readHead(info: FileInfo): Promise<Buffer> {
-  const file = await fsp.open(info.contentPath, 'r');
+function* fileContent(info: FileInfo, name: string): Generator<Buffer> {
+  const fd = fs.openSync(info.contentPath, 'r');
   try {
-    const head = Buffer.allocUnsafe(Math.min(info.size + 1, HEAD_BYTES));
-    let got = 0;
-    while (got < head.length) {
-      const { bytesRead } = await file.read(head, got, head.length - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
+    let written = 0;
+    while (written <= info.size) {
+      const piece = Buffer.allocUnsafe(Math.min(READ_BYTES, info.size + 1 - written));
+      const got = fs.readSync(fd, piece, 0, piece.length, written);
+      if (got === 0) break;
+      written += got;
+      if (written > info.size) break;
+      yield piece.subarray(0, got);
     }
-    return head.subarray(0, got);
+    if (written !== info.size) throw new Error(`${name} changed size while the layer was being written (${info.size} -> ${written} bytes)`);
   } finally {
-    await file.close();
+    fs.closeSync(fd);
   }
-}
-
-/** A file's bytes: the head read ahead, then the rest if the head stopped at its bound. */
-async function* contentChunks(info: FileInfo, head?: Buffer): AsyncGenerator<Buffer> {
-  if (head) {
-    yield head;
-    if (head.length < HEAD_BYTES) return;
-  }
-  yield* createReadStream(info.contentPath, { start: head?.length ?? 0, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
-}
-
-async function* fileContent(info: FileInfo, name: string, head?: Buffer): AsyncGenerator<Buffer> {
-  let written = 0;
-  for await (const chunk of contentChunks(info, head)) {
-    written += chunk.length;
-    if (written > info.size) break;
-    yield chunk;
-  }
-  if (written !== info.size) throw new Error(`${name} changed size while the layer was being written (${info.size} -> ${written} bytes)`);
   yield padding(info.size);
 }
 
-async function* tarBytes(changes: AsyncIterable<Change>, opts: WriteLayerOptions): AsyncGenerator<Buffer> {
+/**
+ * The layer's tar bytes, made with synchronous calls: in a thread of its
+ * own for a server (see changeset-thread.ts), or as writeLayer's stream.
+ */
+export function* layerChunks(changes: Iterable<Change>, opts: Pick<WriteLayerOptions, 'sourceDateEpoch'>): Generator<Buffer> {
   const epochNs = opts.sourceDateEpoch ? BigInt(opts.sourceDateEpoch.getTime()) * 1_000_000n : undefined;
   const whiteoutTime = epochNs ?? 0n;
   // Hard links: the first name written for an inode, and unmodified names
@@ -101,10 +71,7 @@ async function* tarBytes(changes: AsyncIterable<Change>, opts: WriteLayerOptions
   const inodeSource = new Map<string, string>();
   const inodeWaiting = new Map<string, string[]>();
 
-  const prepared = new Lookahead(changes, async (change): Promise<Prepared> => ({
-    change, head: readsAhead(change) ? await readHead(change.info!) : undefined,
-  }), CONTENT_LOOKAHEAD);
-  for await (const { change, head } of prepared) {
+  for (const change of changes) {
     if (change.kind === 'delete') {
       yield encodeHeader(markerHeader(joinRel(parentOf(change.path), WHITEOUT_PREFIX + baseName(change.path)), whiteoutTime));
       continue;
@@ -148,7 +115,7 @@ async function* tarBytes(changes: AsyncIterable<Change>, opts: WriteLayerOptions
       continue;
     }
     yield encodeHeader(header);
-    if (header.type === 'file' && header.size > 0) yield* fileContent(info, name, head);
+    if (header.type === 'file' && header.size > 0) yield* fileContent(info, name);
     for (const extra of extraLinks) {
       yield encodeHeader({ ...header, name: extra, type: 'link', linkname: name, size: 0 });
     }
@@ -156,9 +123,12 @@ async function* tarBytes(changes: AsyncIterable<Change>, opts: WriteLayerOptions
   yield Buffer.alloc(1024); // end-of-archive marker
 }
 
-/** The layer as a byte stream; errors (unreadable files, ...) destroy it. */
-export function writeLayer(changes: AsyncIterable<Change>, opts: WriteLayerOptions): Readable {
-  const tar = Readable.from(tarBytes(changes, opts), { objectMode: false, highWaterMark: 1 << 20 });
+/**
+ * The layer as a byte stream; errors (unreadable files, ...) destroy it.
+ * It blocks its thread while it reads: for tools and tests, not a server.
+ */
+export function writeLayer(changes: Iterable<Change>, opts: WriteLayerOptions): Readable {
+  const tar = Readable.from(layerChunks(changes, opts), { objectMode: false, highWaterMark: 1 << 20 });
   const filter = compressor(opts.compression);
   if (!filter) return tar;
   tar.on('error', (err) => filter.destroy(err));

@@ -60,8 +60,8 @@ export class LayerProgress {
   }
 
   /** Passes `items` through, counting them as entries. */
-  async *countEntries<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
-    for await (const item of items) {
+  *countEntries<T>(items: Iterable<T>): Generator<T> {
+    for (const item of items) {
       this.counted++;
       yield item;
     }

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
-import { compressor, writeLayer, type ApplyResult, type Compression } from '../changeset';
+import { compressor, withLayerInThread, type ApplyResult, type Compression } from '../changeset';
 import { ContentClient, LeasesClient, type CallContext } from '../content';
 import { isSnapshotError } from '../snapshots/errors';
 import type { Labels, Mount } from '../snapshots/types';
 import { applyToMounts } from './apply-layer';
 import { DigestTap } from './digest-tap';
 import { LAYER_TAR, LAYER_TAR_GZIP, outputCompression, requireApplicable, UNCOMPRESSED_LABEL } from './media-types';
-import { FOR_LAYER, withChanges } from './tree-changes';
+import { FOR_LAYER, withChangeSource } from './tree-changes';
 import { VerifiedSource } from './verified-source';
 
 /** An OCI descriptor as the diff API carries it. */
@@ -120,8 +120,8 @@ export class Differ {
   private async writeDiff(ctx: CallContext, request: DiffRequest, mediaType: string, compression: Compression): Promise<Descriptor> {
     const ref = request.ref || uniqueRef();
     const tar = new DigestTap();
-    const written = await withChanges(request.left, request.right, async (changes) => {
-      const bytes = Readable.from(tar.tap(writeLayer(changes, { compression: 'none', sourceDateEpoch: request.sourceDateEpoch })));
+    const written = await withChangeSource(request.left, request.right, (source) => withLayerInThread(source, request, async (uncompressed) => {
+      const bytes = Readable.from(tar.tap(uncompressed));
       const filter = compressor(compression);
       const layer = filter ? pipeline(bytes, filter, () => undefined) : bytes;
       try {
@@ -132,7 +132,7 @@ export class Differ {
         if (!request.ref) await this.content.abort(ctx, ref).catch(() => undefined);
         throw err;
       }
-    }, FOR_LAYER);
+    }), FOR_LAYER);
     this.settings.onLayerBytes?.('produced', tar.size);
     // Content that already existed kept its labels; the DiffID is the one containerd cannot do without.
     if (written.existed && (await this.content.info(ctx, written.digest)).labels[UNCOMPRESSED_LABEL] === undefined) {

@@ -1,7 +1,7 @@
 import { mkdtemp, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { compareTrees, overlayUpperChanges, type Change, type OverlayOptions } from '../changeset';
+import { sourceChanges, UNTOLD, type Change, type ChangeSource, type OverlayOptions } from '../changeset';
 import { withMounts } from '../mount';
 import type { Mount } from '../snapshots/types';
 import { bindDir, overlayDirs, readOnly, readOnlyLayers } from './mount-shapes';
@@ -46,18 +46,35 @@ export interface ChangesOptions {
 export const FOR_LAYER: ChangesOptions = { distinguishAdditions: false };
 
 /**
- * Runs `use` on the changes that turn the tree `left` mounts into the tree
- * `right` mounts (containerd's Compare arguments), reading as little as
- * possible; mounts made for the comparison last until `use` settles.
+ * Runs `use` on where the changes that turn the tree `left` mounts into
+ * the tree `right` mounts (containerd's Compare arguments) can be read
+ * with the least reading: an overlay's top directory when it tells them
+ * (`use` answers UNTOLD when it does not), else both trees, mounted
+ * read-only until `use` settles.
  */
-export async function withChanges<T>(
+export async function withChangeSource<T>(
   left: Mount[],
   right: Mount[],
-  use: (changes: AsyncIterable<Change>) => Promise<T>,
+  use: (source: ChangeSource) => Promise<T | typeof UNTOLD>,
   { distinguishAdditions = true }: ChangesOptions = {},
 ): Promise<T> {
   const fast = overlayFastPath(left, right, distinguishAdditions);
-  const changes = fast && (await overlayUpperChanges(fast.upper, fast.lowers, fast.options));
-  if (changes) return use(changes);
-  return withReadOnlyTree(left, (lower) => withReadOnlyTree(right, (upper) => use(compareTrees(lower, upper))));
+  const told = fast ? await use({ overlay: fast }) : UNTOLD;
+  if (told !== UNTOLD) return told;
+  return withReadOnlyTree(left, (lower) => withReadOnlyTree(right, async (upper) => {
+    const compared = await use({ trees: { lower, upper } });
+    if (compared === UNTOLD) throw new Error('a comparison of two trees always tells their changes');
+    return compared;
+  }));
+}
+
+/**
+ * withChangeSource for a user of the changes themselves, read in this
+ * thread with blocking calls: for tools and tests, not a server.
+ */
+export function withChanges<T>(left: Mount[], right: Mount[], use: (changes: Iterable<Change>) => Promise<T>, options: ChangesOptions = {}): Promise<T> {
+  return withChangeSource(left, right, async (source) => {
+    const changes = sourceChanges(source);
+    return changes ? use(changes) : UNTOLD;
+  }, options);
 }

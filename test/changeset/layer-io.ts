@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Change } from '../../src/changeset/change';
+import { UNTOLD } from '../../src/changeset/change-source';
 import { overlayUpperChanges, type OverlayOptions } from '../../src/changeset/overlay-upper';
+import { withLayerInThread } from '../../src/changeset/threaded-layer';
 import { writeLayer, type WriteLayerOptions } from '../../src/changeset/writer';
 import { TarReader } from '../../src/changeset/tar-reader';
 import type { TarHeader } from '../../src/changeset/tar-header';
@@ -13,7 +15,7 @@ export async function collect(stream: AsyncIterable<Buffer | Uint8Array>): Promi
   return Buffer.concat(chunks);
 }
 
-export async function layerBytes(changes: AsyncIterable<Change>, opts: WriteLayerOptions = { compression: 'none' }): Promise<Buffer> {
+export async function layerBytes(changes: Iterable<Change>, opts: WriteLayerOptions = { compression: 'none' }): Promise<Buffer> {
   return collect(writeLayer(changes, opts));
 }
 
@@ -37,27 +39,29 @@ export function listEntries(tar: Buffer): ListedEntry[] {
   return out;
 }
 
-export async function collectChanges(changes: AsyncIterable<Change>): Promise<Array<[string, string]>> {
-  const out: Array<[string, string]> = [];
-  for await (const c of changes) out.push([c.kind, c.path]);
-  return out;
+export function collectChanges(changes: Iterable<Change>): Array<[string, string]> {
+  return [...changes].map((c) => [c.kind, c.path]);
 }
 
 /** The fast path's changes, which must be there. */
-export async function upperChanges(...args: Parameters<typeof overlayUpperChanges>): Promise<AsyncIterable<Change>> {
-  const changes = await overlayUpperChanges(...args);
+export function upperChanges(...args: Parameters<typeof overlayUpperChanges>): Iterable<Change> {
+  const changes = overlayUpperChanges(...args);
   assert.ok(changes, 'the upper dir alone tells the changes');
   return changes;
 }
 
 /**
- * The fast path's layer, made twice: telling additions from modifications
- * and, as a layer writer does, without; both must be the same bytes.
+ * The fast path's layer, made three ways: telling additions from
+ * modifications and, as a layer writer does, without; and as the server
+ * makes it, in a changeset thread. All must be the same bytes.
  */
 export async function fastLayer(upper: string, lowers: string[], opts: OverlayOptions = {}): Promise<Buffer> {
-  const told = await layerBytes(await upperChanges(upper, lowers, opts));
-  const untold = await layerBytes(await upperChanges(upper, lowers, { ...opts, distinguishAdditions: false }));
+  const told = await layerBytes(upperChanges(upper, lowers, opts));
+  const untold = await layerBytes(upperChanges(upper, lowers, { ...opts, distinguishAdditions: false }));
   assert.deepEqual(listEntries(untold), listEntries(told), 'the layer writer\'s changes write the same layer');
   assert.ok(untold.equals(told));
+  const threaded = await withLayerInThread({ overlay: { upper, lowers, options: { ...opts, distinguishAdditions: false } } }, {}, collect);
+  assert.ok(threaded !== UNTOLD, 'the upper dir alone tells the changes');
+  assert.ok(threaded.equals(told), 'the changeset thread writes the same layer');
   return told;
 }

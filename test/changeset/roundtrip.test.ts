@@ -37,7 +37,7 @@ test('entries come in containerd path order with directories before their conten
   const names = (listEntries(await layerBytes(compareTrees(empty, src)))).map((e) => e.name);
   assert.ok(names.indexOf('a/') < names.indexOf('a/b'));
   assert.ok(names.indexOf('a/b') < names.indexOf('a.txt'), "'/' sorts before '.' as in continuity");
-  assert.deepEqual(await collectChanges(compareTrees(empty, src)).then((c) => c.length), names.length);
+  assert.deepEqual(collectChanges(compareTrees(empty, src)).length, names.length);
 });
 
 for (const compression of ['gzip', 'zstd'] as const) {
@@ -82,7 +82,7 @@ test('a diff of modifications applied to the lower reproduces the upper', async 
   touchNs(u('usr/bin/big'), 1_700_000_000, 123456789); // only the mtime changed
   fs.symlinkSync('elsewhere', u('usr/hostname-link2'));
 
-  const changes = await collectChanges(compareTrees(lower, upper));
+  const changes = collectChanges(compareTrees(lower, upper));
   assert.deepEqual(changes.filter(([k]) => k === 'delete').map(([, p]) => p), ['empty', 'etc/conf.d']);
   assert.ok(changes.some(([k, p]) => k === 'modify' && p === 'same-size'));
   assert.ok(!changes.some(([, p]) => p === 'a/b'), 'a/b went with its directory');

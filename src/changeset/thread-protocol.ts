@@ -1,5 +1,5 @@
 /**
- * What the applier (main thread) and the apply worker say to each other,
+ * What the main thread and a changeset worker say to each other,
  * and how an error crosses between them keeping its class: structured
  * cloning keeps only an Error's message, and callers branch on the typed
  * errors (LayerFormatError, UnsafeEntryError, SnapshotError kinds, errno
@@ -8,11 +8,18 @@
 import { SnapshotError, type ErrorKind } from '../snapshots/errors';
 import type { ApplyOptions } from './applier';
 import type { RingMemory } from './byte-ring';
+import type { ChangeSource } from './change-source';
 import { LayerFormatError, UnsafeEntryError } from './errors';
 
-/** Given once, when the thread starts: the ring that carries tar bytes from the main thread (see byte-ring.ts). */
+/** Given once, when the thread starts. */
 export interface WorkerSetup {
+  /** Carries an apply job's tar bytes from the main thread (see byte-ring.ts). */
   ring: RingMemory;
+  /**
+   * One int32: how many chunks of the current layer job the main thread
+   * has taken. The worker sends a bounded number ahead of it.
+   */
+  taken: SharedArrayBuffer;
 }
 
 export interface ApplyJob {
@@ -20,11 +27,22 @@ export interface ApplyJob {
   opts: ApplyOptions;
 }
 
-/** Main -> worker: a job; its bytes come through the ring. */
-export type ToWorker = { job: ApplyJob };
+/** A layer made of the changes `source` tells. */
+export interface LayerJob {
+  source: ChangeSource;
+  sourceDateEpoch?: Date;
+}
 
-/** Worker -> main: exactly one outcome per job. */
-export type FromWorker = { entries: number } | { error: WireError };
+/** Main -> worker: a job. An apply job's bytes come through the ring. */
+export type ToWorker = { apply: ApplyJob } | { layer: LayerJob };
+
+/**
+ * Worker -> main: exactly one outcome per job (entries written or
+ * applied, or an error). A layer job first says whether its source tells
+ * the changes (if not, that is its outcome), then sends its bytes in
+ * chunks.
+ */
+export type FromWorker = { entries: number } | { error: WireError } | { told: boolean } | { chunk: Uint8Array };
 
 export interface WireError {
   class: 'LayerFormatError' | 'UnsafeEntryError' | 'SnapshotError' | 'Error';
