@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setAttributeSync } from '@napi-rs/xattr';
 import { UNTOLD } from '../../src/changeset/change-source';
 import { compareTrees } from '../../src/changeset/compare';
 import { withLayerInThread } from '../../src/changeset/threaded-layer';
@@ -45,7 +46,6 @@ test('an upper dir that cannot tell the changes alone is answered UNTOLD, and th
   const upper = path.join(dir, 'upper');
   fs.mkdirSync(path.join(upper, 'moved'), { recursive: true });
   // A renamed directory: its content is elsewhere in the lower layers.
-  const { setAttributeSync } = await import('@napi-rs/xattr');
   setAttributeSync(path.join(upper, 'moved'), 'user.overlay.redirect', Buffer.from('/old'));
   let used = false;
   const told = await withLayerInThread({ overlay: { upper, lowers: [], options: { userxattr: true } } }, {}, async () => (used = true));
@@ -62,7 +62,6 @@ test("the thread's error reaches the caller with its kind", async (t) => {
   fs.mkdirSync(upper);
   fs.mkdirSync(data);
   fs.writeFileSync(path.join(upper, 'stub'), '');
-  const { setAttributeSync } = await import('@napi-rs/xattr');
   setAttributeSync(path.join(upper, 'stub'), 'user.overlay.metacopy', Buffer.alloc(0));
   setAttributeSync(path.join(upper, 'stub'), 'user.overlay.redirect', Buffer.from('/../../etc/passwd'));
   await assert.rejects(
