@@ -83,10 +83,10 @@ export interface EntryDescription {
 
 /** Every object under root with all its fields; mtimes at tar's resolution (seconds). */
 /** `links: false` leaves out link counts: an overlay mount reports the lower inode's count. */
-export async function describeTree(root: string, opts: { dirMtimes?: boolean; links?: boolean } = {}): Promise<Record<string, EntryDescription>> {
-  const xattrs = await readTreeXattrs(root);
+export function describeTree(root: string, opts: { dirMtimes?: boolean; links?: boolean } = {}): Record<string, EntryDescription> {
+  const xattrs = readTreeXattrs(root);
   const out: Record<string, EntryDescription> = {};
-  for await (const e of walkTree(root)) {
+  for (const e of walkTree(root)) {
     const s = e.stat;
     const type = s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : s.isCharacterDevice() ? 'char' : s.isBlockDevice() ? 'block' : s.isFIFO() ? 'fifo' : 'other';
     const d: EntryDescription = {

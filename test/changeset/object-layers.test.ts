@@ -187,7 +187,7 @@ test('a container over stub layers: chmod, append, renames and a deletion fall b
   fs.renameSync(m('srv/www'), m('srv/site'));
   fs.rmSync(m('etc/motd'));
   fs.writeFileSync(m('srv/site/new.txt'), 'new\n');
-  const expected = await describeTree(merged, { links: false });
+  const expected = describeTree(merged, { links: false });
   sh('umount', [merged]);
   mounted = false;
 
@@ -201,7 +201,7 @@ test('a container over stub layers: chmod, append, renames and a deletion fall b
   const copy = path.join(dir, 'copy');
   await withMounts(parent, async (lower) => sh('cp', ['-a', lower, copy]));
   await applyLayer(Readable.from([layer]), copy, { mode: 'directory' });
-  assert.deepEqual(await describeTree(copy, { links: false }), expected);
+  assert.deepEqual(describeTree(copy, { links: false }), expected);
 });
 
 test('escaped overlay xattrs are written unescaped, and overlay bookkeeping never', async (t) => {
@@ -229,7 +229,7 @@ test('escaped overlay xattrs are written unescaped, and overlay bookkeeping neve
   const written = stub(rw.upper, data, 'new/stub', 'stub content', { mtimeSec: 1_700_000_000 });
   setAttributeSync(written, 'trusted.overlay.overlay.foo', 'bar');
   setAttributeSync(written, 'trusted.overlay.origin', Buffer.from('00', 'hex'));
-  const upperXattrs = await describeTree(rw.upper);
+  const upperXattrs = describeTree(rw.upper);
   assert.equal(upperXattrs['etc/config'].xattrs['trusted.overlay.overlay.via-mount'], hex('mounted'), 'the kernel escapes it in the layer');
   assert.ok(upperXattrs['etc/config'].xattrs['trusted.overlay.origin'] !== undefined);
   assert.equal(upperXattrs['opt'].xattrs['trusted.overlay.opaque'], hex('y'));

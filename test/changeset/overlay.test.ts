@@ -77,7 +77,7 @@ test('an opaque directory becomes .wh..wh..opq and both apply modes reproduce th
   fs.mkdirSync(path.join(o.merged, 'etc'));
   fs.writeFileSync(path.join(o.merged, 'etc/only'), 'only');
   fs.rmSync(path.join(o.merged, 'fifo'));
-  const merged = await describeTree(o.merged, { links: false });
+  const merged = describeTree(o.merged, { links: false });
   o.unmount();
 
   const tar = await fastLayer(o.upper, [o.lower]);
@@ -90,21 +90,21 @@ test('an opaque directory becomes .wh..wh..opq and both apply modes reproduce th
   const copy = path.join(dir, 'copy');
   sh('cp', ['-a', o.lower, copy]);
   await applyLayer(Readable.from([tar]), copy, { mode: 'directory' });
-  assert.deepEqual(await describeTree(copy, { links: false }), merged);
+  assert.deepEqual(describeTree(copy, { links: false }), merged);
 
   // (b) a fresh upper dir, written without mounting, then mounted over the same lower
   const o2 = { upper: path.join(dir, 'u2'), work: path.join(dir, 'w2'), merged: path.join(dir, 'm2') };
   Object.values(o2).forEach((d) => fs.mkdirSync(d));
-  const lowerBefore = await describeTree(o.lower);
+  const lowerBefore = describeTree(o.lower);
   await applyLayer(Readable.from([tar]), o2.upper, { mode: 'overlay-upper' });
-  assert.deepEqual(await describeTree(o.lower), lowerBefore, 'lower content untouched');
-  const upperView = await describeTree(o2.upper);
+  assert.deepEqual(describeTree(o.lower), lowerBefore, 'lower content untouched');
+  const upperView = describeTree(o2.upper);
   assert.equal(upperView['fifo'].type, 'char');
   assert.equal(upperView['fifo'].device, JSON.stringify({ major: 0, minor: 0 }));
   assert.equal(upperView['etc'].xattrs['trusted.overlay.opaque'], Buffer.from('y').toString('hex'));
   sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${o.lower},upperdir=${o2.upper},workdir=${o2.work}`, o2.merged]);
   try {
-    assert.deepEqual(await describeTree(o2.merged, { links: false }), merged);
+    assert.deepEqual(describeTree(o2.merged, { links: false }), merged);
   } finally {
     sh('umount', [o2.merged]);
   }
@@ -116,9 +116,9 @@ test('with userxattr, user.overlay.opaque is read as the opaque marker and writt
   fs.rmSync(path.join(o.merged, 'etc'), { recursive: true });
   fs.mkdirSync(path.join(o.merged, 'etc'));
   fs.writeFileSync(path.join(o.merged, 'etc/only'), 'only');
-  const merged = await describeTree(o.merged, { links: false });
+  const merged = describeTree(o.merged, { links: false });
   o.unmount();
-  assert.equal((await describeTree(o.upper))['etc'].xattrs['user.overlay.opaque'], Buffer.from('y').toString('hex'));
+  assert.equal((describeTree(o.upper))['etc'].xattrs['user.overlay.opaque'], Buffer.from('y').toString('hex'));
 
   const tar = await fastLayer(o.upper, [o.lower], { userxattr: true });
   const entries = listEntries(tar);
@@ -129,12 +129,12 @@ test('with userxattr, user.overlay.opaque is read as the opaque marker and writt
   const o2 = { upper: path.join(dir, 'u2'), work: path.join(dir, 'w2'), merged: path.join(dir, 'm2') };
   Object.values(o2).forEach((d) => fs.mkdirSync(d));
   await applyLayer(Readable.from([tar]), o2.upper, { mode: 'overlay-upper', userxattr: true });
-  const upperView = await describeTree(o2.upper);
+  const upperView = describeTree(o2.upper);
   assert.equal(upperView['etc'].xattrs['user.overlay.opaque'], Buffer.from('y').toString('hex'));
   assert.equal(upperView['etc'].xattrs['trusted.overlay.opaque'], undefined);
   sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${o.lower},upperdir=${o2.upper},workdir=${o2.work},userxattr`, o2.merged]);
   try {
-    assert.deepEqual(await describeTree(o2.merged, { links: false }), merged);
+    assert.deepEqual(describeTree(o2.merged, { links: false }), merged);
   } finally {
     sh('umount', [o2.merged]);
   }

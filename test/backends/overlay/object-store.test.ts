@@ -51,10 +51,10 @@ async function unpack(strata: Strata, image: string, layers: Buffer[], parent = 
 }
 
 /** The tree a read-only view of `parent` shows, as the kernel mounts it. */
-async function viewTree(strata: Strata, parent: string, key = `view-of-${parent}`): Promise<Awaited<ReturnType<typeof describeTree>>> {
+async function viewTree(strata: Strata, parent: string, key = `view-of-${parent}`): Promise<ReturnType<typeof describeTree>> {
   const mounts = await strata.snapshotter.view(key, parent, {});
   try {
-    return await withMounts(mounts, (dir) => describeTree(dir));
+    return await withMounts(mounts, async (dir) => describeTree(dir));
   } finally {
     await strata.snapshotter.remove(key);
   }
