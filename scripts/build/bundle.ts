@@ -64,7 +64,7 @@ if (require.main === module) {
     target: 'node20',
     format: 'cjs',
     // Native addons load their binaries from their own package directories; bun:ffi is in a branch for Bun.
-    external: ['@napi-rs/xattr', 'bun:ffi'],
+    external: ['@napi-rs/xattr', 'koffi', 'bun:ffi'],
     plugins: [lmdbFindsItself, withoutMsgpackrExtract],
     // Less to parse at each start; identifiers stay, so stack traces keep their names.
     minifyWhitespace: true,

@@ -1,6 +1,6 @@
 import { notFound } from '../../snapshots/errors';
 import type { DeviceRecord, DeviceState, DeviceStore } from './devices';
-import { isBusy } from './dmsetup';
+import { isBusy } from './device-mapper';
 import { growFilesystem, type FsType } from './filesystem';
 import type { ThinPool } from './pool';
 
@@ -96,7 +96,7 @@ export class DeviceLifecycle {
     // others may never have been created or may be half removed already.
     const present = record.state !== 'creating' && record.state !== 'faulty' && record.state !== 'removing' && record.state !== 'removed';
     const discard = this.discardBlocks && present;
-    // Only a device recorded inactive is surely not active: for the others, one dmsetup run to make sure.
+    // Only a device recorded inactive is surely not active: for the others, the kernel is asked.
     const inactive = (record.state === 'created' || record.state === 'deactivated') && !record.removalPending;
     await this.transition(deviceId, 'removing', 'removed', async () => {
       if (discard) {

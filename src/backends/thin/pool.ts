@@ -3,8 +3,8 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { failedPrecondition } from '../../snapshots/errors';
 import { requiredFree, type FreeSpace } from './config';
-import { runTool, ToolError } from '../../exec/run-tool';
-import * as dmsetup from './dmsetup';
+import { runTool } from '../../exec/run-tool';
+import * as dm from './device-mapper';
 import type { LoopbackFiles } from './loopback';
 import { deviceNumber } from './losetup';
 import { METADATA_BLOCK_BYTES } from './metadata-limits';
@@ -77,17 +77,17 @@ export class ThinPool {
 
   /** Opens an existing thin-pool by name. */
   static async openExisting(name: string): Promise<ThinPool> {
-    const info = await dmsetup.info(name);
-    if (!info) throw failedPrecondition(`thin-pool ${JSON.stringify(name)} does not exist (dmsetup info found no such device)`);
+    const info = await dm.info(name);
+    if (!info) throw failedPrecondition(`thin-pool ${JSON.stringify(name)} does not exist (device-mapper has no device of that name)`);
     return new ThinPool(name, `${info.major}:${info.minor}`, await dataBlockBytes(name), undefined);
   }
 
   /** Opens the pool on `files`, creating its device-mapper device if it is not there (first start, or after a reboot). */
   static async openLoopback(name: string, files: LoopbackFiles): Promise<ThinPool> {
-    if (!(await dmsetup.info(name))) {
-      await dmsetup.create(name, await poolTable(files));
+    if (!(await dm.info(name))) {
+      await dm.create(name, await poolTable(files));
     }
-    const info = await dmsetup.info(name);
+    const info = await dm.info(name);
     if (!info) throw new Error(`thin-pool ${name} vanished right after it was created`);
     return new ThinPool(name, `${info.major}:${info.minor}`, await dataBlockBytes(name), files);
   }
@@ -97,11 +97,11 @@ export class ThinPool {
   }
 
   devicePath(deviceId: number): string {
-    return dmsetup.nodePath(this.deviceName(deviceId));
+    return dm.nodePath(this.deviceName(deviceId));
   }
 
   async createThin(deviceId: number): Promise<void> {
-    await dmsetup.message(this.name, 0, `create_thin ${deviceId}`);
+    await dm.message(this.name, 0, `create_thin ${deviceId}`);
   }
 
   /**
@@ -110,24 +110,24 @@ export class ThinPool {
    */
   async createSnapshot(deviceId: number, originId: number, originActive: boolean): Promise<void> {
     const origin = this.deviceName(originId);
-    if (originActive) await dmsetup.suspend(origin);
+    if (originActive) await dm.suspend(origin);
     try {
-      await dmsetup.message(this.name, 0, `create_snap ${deviceId} ${originId}`);
+      await dm.message(this.name, 0, `create_snap ${deviceId} ${originId}`);
     } finally {
-      if (originActive) await dmsetup.resume(origin);
+      if (originActive) await dm.resume(origin);
     }
   }
 
   /**
    * Deletes an inactive thin device from the pool; `missingOk` tolerates one
    * that never got created. A /dev/mapper node left by a deferred removal,
-   * which the kernel carried out without dmsetup, goes too.
+   * which the kernel carried out without strata, goes too.
    */
   async deleteThin(deviceId: number, options: { missingOk?: boolean } = {}): Promise<void> {
     try {
-      await dmsetup.message(this.name, 0, `delete ${deviceId}`);
+      await dm.message(this.name, 0, `delete ${deviceId}`);
     } catch (err) {
-      if (!(options.missingOk && err instanceof ToolError && /No data available/i.test(err.stderr))) throw err;
+      if (!(options.missingOk && dm.isNoSuchThin(err))) throw err;
     }
     await rm(this.devicePath(deviceId), { force: true });
   }
@@ -140,46 +140,46 @@ export class ThinPool {
   async activate(deviceId: number, sizeBytes: number, options: { removalPending?: boolean } = {}): Promise<void> {
     const name = this.deviceName(deviceId);
     // Cancelled first, so the device cannot vanish between the checks below.
-    if (options.removalPending) await dmsetup.cancelDeferredRemove(name);
+    if (options.removalPending) await dm.cancelDeferredRemove(name);
     try {
-      await dmsetup.create(name, `0 ${Math.floor(sizeBytes / dmsetup.SECTOR_BYTES)} thin ${this.poolDevice} ${deviceId}`);
+      await dm.create(name, `0 ${Math.floor(sizeBytes / dm.SECTOR_BYTES)} thin ${this.poolDevice} ${deviceId}`);
     } catch (err) {
       // Creating a name that is taken fails (EBUSY); only then is the device asked about.
-      const info = await dmsetup.info(name);
+      const info = await dm.info(name);
       if (!info) throw err;
-      if (info.suspended) await dmsetup.resume(name);
-      else await dmsetup.ensureNode(name);
+      if (info.suspended) await dm.resume(name);
+      else await dm.ensureNode(name);
     }
   }
 
   /**
    * Removes the device-mapper device; an inactive one is left as it is. How an
-   * open one is treated is `mode`'s (dmsetup.RemoveMode).
+   * open one is treated is `mode`'s (dm.RemoveMode).
    */
-  async deactivate(deviceId: number, mode: dmsetup.RemoveMode = 'retry'): Promise<void> {
+  async deactivate(deviceId: number, mode: dm.RemoveMode = 'retry'): Promise<void> {
     try {
-      await dmsetup.remove(this.deviceName(deviceId), mode);
+      await dm.remove(this.deviceName(deviceId), mode);
     } catch (err) {
-      if (!dmsetup.isNoSuchDevice(err)) throw err;
+      if (!dm.isNoSuchDevice(err)) throw err;
     }
   }
 
   /** Whether the kernel has the device-mapper device of `deviceId`. */
   async isLoaded(deviceId: number): Promise<boolean> {
-    return (await dmsetup.info(this.deviceName(deviceId))) !== undefined;
+    return (await dm.info(this.deviceName(deviceId))) !== undefined;
   }
 
   async suspend(deviceId: number): Promise<void> {
-    await dmsetup.suspend(this.deviceName(deviceId));
+    await dm.suspend(this.deviceName(deviceId));
   }
 
   async resume(deviceId: number): Promise<void> {
-    await dmsetup.resume(this.deviceName(deviceId));
+    await dm.resume(this.deviceName(deviceId));
   }
 
   /** Bytes of pool data an active thin device maps (its own and those it shares with its origins). */
   async mappedBytes(deviceId: number): Promise<number> {
-    return dmsetup.parseThinMappedSectors(await dmsetup.status(this.deviceName(deviceId))) * dmsetup.SECTOR_BYTES;
+    return dm.parseThinMappedSectors(await dm.status(this.deviceName(deviceId))) * dm.SECTOR_BYTES;
   }
 
   /** Gives the pool's blocks back to its backing storage before the device is deleted. */
@@ -188,7 +188,7 @@ export class ThinPool {
   }
 
   async space(): Promise<PoolSpace> {
-    const status = dmsetup.parsePoolStatus(await dmsetup.status(this.name));
+    const status = dm.parsePoolStatus(await dm.status(this.name));
     return {
       dataUsedBytes: status.usedDataBlocks * this.dataBlockBytes,
       dataTotalBytes: status.totalDataBlocks * this.dataBlockBytes,
@@ -201,13 +201,13 @@ export class ThinPool {
 
   /** Event counter of the pool, for `waitForEvent`. */
   async eventNumber(): Promise<number> {
-    const info = await dmsetup.info(this.name);
+    const info = await dm.info(this.name);
     if (!info) throw new Error(`thin-pool ${this.name} is gone`);
     return info.eventNumber;
   }
 
   waitForEvent(after: number, signal: AbortSignal): Promise<void> {
-    return dmsetup.wait(this.name, after, signal);
+    return dm.wait(this.name, after, signal);
   }
 
   /**
@@ -221,18 +221,18 @@ export class ThinPool {
   async reloadLoopbackSize(): Promise<void> {
     if (!this.loopback) throw failedPrecondition(`thin-pool ${this.name} was not created by strata: grow it with its own tools`);
     const table = await poolTable(this.loopback);
-    await dmsetup.suspend(this.name, { noflush: true });
+    await dm.suspend(this.name, { noflush: true });
     try {
-      await dmsetup.reload(this.name, table);
+      await dm.reload(this.name, table);
     } finally {
-      await dmsetup.resume(this.name);
+      await dm.resume(this.name);
     }
   }
 }
 
 /** The thin-pool table over the loop devices, sized to the data file as it is now. */
 async function poolTable(files: LoopbackFiles): Promise<string> {
-  const blockBytes = DATA_BLOCK_SECTORS * dmsetup.SECTOR_BYTES;
+  const blockBytes = DATA_BLOCK_SECTORS * dm.SECTOR_BYTES;
   const blocks = Math.floor((await files.dataBytes()) / blockBytes);
   if (blocks < 1) throw new Error(`loopback data file ${files.dataFile} is smaller than one ${blockBytes}-byte block`);
   const lowWaterBlocks = Math.max(1, Math.floor((blocks * LOW_WATER_PERCENT) / 100));
@@ -245,7 +245,7 @@ async function poolTable(files: LoopbackFiles): Promise<string> {
 
 /** The data block size from the pool's table: "0 LEN thin-pool META DATA BLOCK_SECTORS LOW_WATER ...". */
 async function dataBlockBytes(name: string): Promise<number> {
-  const fields = (await dmsetup.table(name)).split(/\s+/);
+  const fields = (await dm.table(name)).split(/\s+/);
   if (fields[2] !== 'thin-pool') throw failedPrecondition(`device-mapper device ${JSON.stringify(name)} is a ${fields[2] ?? 'device without a table'}, not a thin-pool`);
-  return Number(fields[5]) * dmsetup.SECTOR_BYTES;
+  return Number(fields[5]) * dm.SECTOR_BYTES;
 }

@@ -1,5 +1,5 @@
 import type { Log } from './auto-grow';
-import * as dmsetup from './dmsetup';
+import * as dm from './device-mapper';
 import type { DeviceRecord } from './devices';
 import type { DeviceLifecycle } from './lifecycle';
 
@@ -18,8 +18,8 @@ import type { DeviceLifecycle } from './lifecycle';
  */
 export async function reconcile(lifecycle: DeviceLifecycle, baseDeviceId: number | undefined, log: Log): Promise<void> {
   // One listing of the kernel's devices: a restart with every device already
-  // as recorded (strata restarted, the host not rebooted) runs no dmsetup per device.
-  const live = await dmsetup.infoAll();
+  // as recorded (strata restarted, the host not rebooted) asks nothing more per device.
+  const live = await dm.infoAll();
   for (const record of lifecycle.store.all()) {
     try {
       await settle(lifecycle, record, baseDeviceId, live.get(lifecycle.pool.deviceName(record.deviceId)));
@@ -29,7 +29,7 @@ export async function reconcile(lifecycle: DeviceLifecycle, baseDeviceId: number
   }
 }
 
-async function settle(lifecycle: DeviceLifecycle, record: DeviceRecord, baseDeviceId: number | undefined, kernel: dmsetup.DeviceInfo | undefined): Promise<void> {
+async function settle(lifecycle: DeviceLifecycle, record: DeviceRecord, baseDeviceId: number | undefined, kernel: dm.DeviceInfo | undefined): Promise<void> {
   const { deviceId, state } = record;
   const inactiveAsRecorded = state === 'deactivated' && !kernel;
   if (deviceId === baseDeviceId) {
@@ -43,7 +43,7 @@ async function settle(lifecycle: DeviceLifecycle, record: DeviceRecord, baseDevi
   }
   if (inactiveAsRecorded) return;
   const activeAsRecorded = state === 'activated' && kernel && !kernel.suspended && !record.growFs;
-  if (activeAsRecorded && dmsetup.hasNode(lifecycle.pool.deviceName(deviceId))) return;
+  if (activeAsRecorded && dm.hasNode(kernel)) return;
   switch (state) {
     case 'created':
     case 'activating':

@@ -71,8 +71,8 @@ export class ThinBackend implements Backend {
       const { deviceId } = this.lifecycle.add({ size, originId: origin.deviceId, growFs: size > origin.size });
       this.staged.add(deviceId);
       try {
-        // The pool's status is read while the device is made, which saves a
-        // dmsetup run's wait per new device; a pool found too full refuses the
+        // The pool's status (which commits the pool's metadata first) is read
+        // while the device is made, which saves its wait; a pool found too full refuses the
         // device after all, and the device is reclaimed as a failed creation is.
         const [space, created] = await Promise.allSettled([this.pool.space(), this.lifecycle.create(deviceId)]);
         if (space.status === 'rejected') throw space.reason;
