@@ -1,46 +1,34 @@
 /**
  * The device-mapper work of strata's thin backend alone, with its own pool
- * code (ThinPool, one dmsetup run per step) on an existing pool and nothing
- * else: no gRPC, no metadata store, no free-space check. No snapshot
- * operation that runs dmsetup for its devices goes below these. thin.ts runs
- * it in the VM beside snapbench; it prints one JSON object, each step's
- * median in ms.
+ * code (ThinPool: its ioctls, the node it makes) on an existing pool and
+ * nothing else: no gRPC, no metadata store, no free-space check. No snapshot
+ * operation that makes or removes a device goes below these. thin.ts runs it
+ * in the VM beside snapbench; it prints one JSON object, each step's median
+ * in ms.
  *
- * Each step starts dmsetup, and Node.js starts a program by fork(), which
- * copies the page tables of the whole process: the larger the process, the
- * longer every start (under the VM's emulation, tens of ms more at a
- * server's size). `--rss-mb N` first grows this process to N MB resident,
- * to measure the steps as a server of that size takes them.
- *
- *   node dist/scripts/bench/thin-device-floor.js POOL [--count 20] [--rss-mb 0]
+ *   node dist/scripts/bench/thin-device-floor.js POOL [--count 20]
  */
 import { ThinPool } from '../../src/backends/thin/pool';
 import { numberArg } from './args';
 import { median, timeMs } from './stats';
 
 const COUNT = numberArg('count', 20);
-const RSS_MB = numberArg('rss-mb', 0);
 /** As the bench's base device. */
 const DEVICE_BYTES = 1024 ** 3;
 
 /** Each step as strata's thin backend takes it. */
 export interface DeviceFloor {
-  /** A snapshot device of another made and activated (Prepare, with a parent or not, and View): create_snap, then create. */
+  /** A snapshot device of another made and activated (Prepare, with a parent or not, and View): create_snap, then the device created, loaded and resumed. */
   make: number;
-  /** A device's mapped bytes (Commit's usage): status. */
+  /** A device's mapped bytes (Commit's usage): its status. */
   measure: number;
-  /** A device deactivated (Commit; Remove of an active snapshot or view): remove. */
+  /** A device deactivated (Commit; Remove of an active snapshot or view): removed. */
   deactivate: number;
   /** An inactive device deleted from the pool (every Remove): message delete. */
   delete: number;
 }
 
-/** Held for the process's life; written to, so that every page is resident and mapped. */
-const ballast: Buffer[] = [];
-
 async function main(): Promise<void> {
-  while (process.memoryUsage().rss < RSS_MB * 1024 ** 2) ballast.push(Buffer.alloc(1 << 20, 1));
-  console.error(`device floor: ${Math.round(process.memoryUsage().rss / 1024 ** 2)} MB resident, ${ballast.length} MB of it held to get there`);
   const pool = await ThinPool.openExisting(process.argv[2]);
   const base = 1;
   await pool.createThin(base);

@@ -13,7 +13,7 @@
  * (floor-server.ts: grpc-js answering from memory) runs beside them in the
  * same VM, so Stat, Mounts and List, which touch no device, show what any
  * grpc-js server costs there; the device floor (thin-device-floor.ts:
- * strata's own dmsetup steps alone, on a pool of the same kind) shows what
+ * strata's own device-mapper steps alone, on a pool of the same kind) shows what
  * the operations that make or remove devices cannot go below.
  *
  *   node dist/scripts/bench/thin.js [--rounds 2] [--count 20]
@@ -23,7 +23,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/package-root';
 import { hasDeviceMapper } from '../../test/support/device-mapper';
-import { freePort } from '../../test/support/free-port';
 import { numberArg } from './args';
 import { HARNESS, HARNESS_BIN, harnessAvailable, medianMs, snapbench, STRATA_FLOOR, STRATA_SERVE, type SnapbenchResult } from './snapbench';
 import { median, printTable } from './stats';
@@ -57,30 +56,10 @@ const OPERATIONS: Array<[string, string, Array<keyof DeviceFloor>]> = [
   ['list', `List (${COUNT} snapshots)`, []],
 ];
 
-function strataThinCommand(dir: string, metricsPort: number): string {
+function strataThinCommand(dir: string): string {
   const config = path.join(dir, 'strata.toml');
-  fs.writeFileSync(config, `metrics_address = "127.0.0.1:${metricsPort}"\n[thin]\ndata_size = "8GiB"\nmetadata_size = "256MiB"\nbase_image_size = "1GiB"\n`);
+  fs.writeFileSync(config, `[thin]\ndata_size = "8GiB"\nmetadata_size = "256MiB"\nbase_image_size = "1GiB"\n`);
   return `${STRATA_SERVE} --backend thin --config ${config}`;
-}
-
-/** Runs `during` while polling strata's resident memory from its metrics; the largest seen, in MB (0 if none). */
-async function peakResidentMb(metricsPort: number, during: () => Promise<SnapbenchResult>): Promise<{ result: SnapbenchResult; peakMb: number }> {
-  let peak = 0;
-  const poll = setInterval(() => {
-    fetch(`http://127.0.0.1:${metricsPort}/metrics`)
-      .then((response) => response.text())
-      .then((text) => {
-        const bytes = Number(/^process_resident_memory_bytes (\S+)$/m.exec(text)?.[1] ?? 0);
-        peak = Math.max(peak, bytes / 1024 ** 2);
-      })
-      // Not up yet, or already gone.
-      .catch(() => undefined);
-  }, 500);
-  try {
-    return { result: await during(), peakMb: Math.round(peak) };
-  } finally {
-    clearInterval(poll);
-  }
 }
 
 function devmapperCommand(dir: string): string {
@@ -88,21 +67,18 @@ function devmapperCommand(dir: string): string {
   return `exec ${HARNESS}/loop-thinpool.sh run ${path.join(dir, 'pool')} -- ${refsnap}`;
 }
 
-/** The device floor's steps on a fresh pool of the harness's kind, from a process of at least `rssMb` MB resident. */
-function deviceFloor(dir: string, rssMb: number): DeviceFloor {
+/** The device floor's steps on a fresh pool of the harness's kind. */
+function deviceFloor(dir: string): DeviceFloor {
   const script = path.join(PACKAGE_ROOT, 'dist', 'scripts', 'bench', 'thin-device-floor.js');
-  const args = ['run', path.join(dir, 'pool'), '--', process.execPath, script, '{pool}', '--count', String(COUNT), '--rss-mb', String(rssMb)];
+  const args = ['run', path.join(dir, 'pool'), '--', process.execPath, script, '{pool}', '--count', String(COUNT)];
   const result = spawnSync(`${HARNESS}/loop-thinpool.sh`, args, { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`the device floor failed (${result.status ?? result.signal}): ${result.stderr}`);
-  for (const line of result.stderr.split('\n')) if (line.startsWith('device floor:')) console.log(line);
   return JSON.parse(result.stdout.trim().split('\n').pop()!) as DeviceFloor;
 }
 
 async function main(): Promise<void> {
   const runs = { strata: [] as SnapbenchResult[], containerd: [] as SnapbenchResult[], floor: [] as SnapbenchResult[] };
-  /** From a bare Node.js process, and from one as large as strata's server was in the same round. */
-  const deviceFloors = { bare: [] as DeviceFloor[], strataSized: [] as DeviceFloor[] };
-  const strataPeaksMb: number[] = [];
+  const deviceFloors: DeviceFloor[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     for (const side of ['containerd', 'strata', 'floor', 'device floor'] as const) {
       const dir = fs.mkdtempSync(`/tmp/thin-bench-${side.replace(' ', '-')}-`);
@@ -110,15 +86,10 @@ async function main(): Promise<void> {
         const flags = [...FLAGS, '-root', path.join(dir, 'root')];
         const env = { SNAPSHOTTER_START_TIMEOUT: START_TIMEOUT };
         if (side === 'device floor') {
-          deviceFloors.bare.push(deviceFloor(path.join(dir, 'bare'), 0));
-          deviceFloors.strataSized.push(deviceFloor(path.join(dir, 'sized'), strataPeaksMb[round]));
-        } else if (side === 'strata') {
-          const metricsPort = await freePort();
-          const { result, peakMb } = await peakResidentMb(metricsPort, () => snapbench(strataThinCommand(dir, metricsPort), flags, env));
-          runs.strata.push(result);
-          strataPeaksMb.push(peakMb);
+          deviceFloors.push(deviceFloor(dir));
         } else {
-          runs[side].push(await snapbench(side === 'containerd' ? devmapperCommand(dir) : STRATA_FLOOR, flags, env));
+          const command = side === 'containerd' ? devmapperCommand(dir) : side === 'strata' ? strataThinCommand(dir) : STRATA_FLOOR;
+          runs[side].push(await snapbench(command, flags, env));
         }
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -126,20 +97,19 @@ async function main(): Promise<void> {
     }
   }
   const rows = [[
-    'operation', 'strata thin ms', 'containerd devmapper ms', 'floor ms', 'device floor ms', 'device floor at strata\'s size ms',
-    'strata/containerd', 'floor/containerd', 'device floor/containerd', 'at strata\'s size/containerd',
+    'operation', 'strata thin ms', 'containerd devmapper ms', 'floor ms', 'device floor ms',
+    'strata/containerd', 'floor/containerd', 'device floor/containerd',
   ]];
   const stepsMs = (floors: DeviceFloor[], steps: Array<keyof DeviceFloor>) => steps.reduce((sum, step) => sum + median(floors.map((f) => f[step])), 0);
   for (const [op, label, steps] of OPERATIONS) {
     const [strata, containerd, floor] = [medianMs(runs.strata, op), medianMs(runs.containerd, op), medianMs(runs.floor, op)];
-    const devices = steps.length === 0 ? [] : [stepsMs(deviceFloors.bare, steps), stepsMs(deviceFloors.strataSized, steps)];
+    const devices = steps.length === 0 ? undefined : stepsMs(deviceFloors, steps);
     rows.push([
-      label, strata.toFixed(1), containerd.toFixed(1), floor.toFixed(1), ...[0, 1].map((i) => devices[i]?.toFixed(1) ?? ''),
-      (strata / containerd).toFixed(2), (floor / containerd).toFixed(2), ...[0, 1].map((i) => (devices[i] === undefined ? '' : (devices[i] / containerd).toFixed(2))),
+      label, strata.toFixed(1), containerd.toFixed(1), floor.toFixed(1), devices?.toFixed(1) ?? '',
+      (strata / containerd).toFixed(2), (floor / containerd).toFixed(2), devices === undefined ? '' : (devices / containerd).toFixed(2),
     ]);
   }
   console.log(`\nthin: strata against containerd's devmapper in the emulated VM, ${COUNT} snapshots per phase, ${ROUNDS} alternating rounds`);
-  console.log(`strata's server at its largest: ${strataPeaksMb.join(', ')} MB resident`);
   printTable(rows);
 }
 
