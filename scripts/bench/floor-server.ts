@@ -16,11 +16,15 @@
  * this stack that keeps containerd's promise, with nothing of strata's own
  * in it.
  *
- *   node dist/scripts/bench/floor-server.js SOCKET [ROOT]
+ * With `--bare-http2` it answers over node:http2 without grpc-js
+ * (bare-grpc.ts): the floor of Node.js's own transport.
+ *
+ *   node dist/scripts/bench/floor-server.js [--bare-http2] SOCKET [ROOT]
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { serveBareHttp2 } from './bare-grpc';
 import { infoField } from '../../src/server/list-responses';
 import { encodeMessage, loadService, messageType, SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE } from '../../src/server/proto';
 import { nowNanos } from '../../src/snapshots/clock';
@@ -35,7 +39,9 @@ interface Entry {
   listField: Buffer;
 }
 
-const [socket, root] = process.argv.slice(2);
+const BARE_HTTP2 = '--bare-http2';
+const bareHttp2 = process.argv.includes(BARE_HTTP2);
+const [socket, root] = process.argv.slice(2).filter((arg) => arg !== BARE_HTTP2);
 const snapshots = new Map<string, Entry>();
 const disk = root === undefined ? undefined : openDisk(root);
 let lastId = 0;
@@ -154,12 +160,17 @@ const implementation: Record<string, Unary | grpc.handleServerStreamingCall<any,
   }) as grpc.handleServerStreamingCall<any, object>,
 };
 
-const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
-server.addService(loadService(SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE).service, implementation as grpc.UntypedServiceImplementation);
-server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) => {
-  if (err) {
-    console.error(err);
-    process.exit(1);
-  }
-});
+const service = loadService(SNAPSHOTS_PROTO, SNAPSHOTS_SERVICE).service;
+if (bareHttp2) {
+  serveBareHttp2(socket, service, implementation);
+} else {
+  const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
+  server.addService(service, implementation as grpc.UntypedServiceImplementation);
+  server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) => {
+    if (err) {
+      console.error(err);
+      process.exit(1);
+    }
+  });
+}
 process.on('SIGTERM', () => process.exit(0));

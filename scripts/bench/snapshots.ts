@@ -4,7 +4,8 @@
  * containerd's own overlayfs snapshotter behind the same API (refsnap
  * --async-remove), each on a fresh root over its unix socket, and beside them
  * the floor of this stack (floor-server.ts: grpc-js with strata's proto
- * layer answering from memory) and its durable floor (the same, with
+ * layer answering from memory), that floor over node:http2 without grpc-js,
+ * and its durable floor (the same, with
  * containerd's disk work and an fsynced LMDB commit in every write). Roots
  * are on a fresh journaled ext4 (scratch-fs.ts). Sides alternate, with the
  * page cache dropped before each, for `--rounds` rounds; the table shows the
@@ -33,6 +34,7 @@ import {
   harnessAvailable,
   medianMs,
   snapbench,
+  STRATA_BARE_FLOOR,
   STRATA_DURABLE_FLOOR,
   STRATA_FLOOR,
   STRATA_OVERLAY,
@@ -69,14 +71,14 @@ const OPERATIONS: Array<[string, string]> = [
   [`concurrent${CONCURRENCY}_prepare_commit`, `${CONCURRENCY}-way Prepare+Commit pair`],
 ];
 
-const SIDES = { strata: STRATA_OVERLAY, containerd: CONTAINERD_OVERLAYFS, floor: STRATA_FLOOR, durableFloor: STRATA_DURABLE_FLOOR };
+const SIDES = { strata: STRATA_OVERLAY, containerd: CONTAINERD_OVERLAYFS, floor: STRATA_FLOOR, bareFloor: STRATA_BARE_FLOOR, durableFloor: STRATA_DURABLE_FLOOR };
 type Side = keyof typeof SIDES;
 type Runs = Record<Side, SnapbenchResult[]>;
-const SIDE_NAMES: Record<Side, string> = { strata: 'strata', containerd: 'containerd', floor: 'floor', durableFloor: 'durable floor' };
+const SIDE_NAMES: Record<Side, string> = { strata: 'strata', containerd: 'containerd', floor: 'floor', bareFloor: 'floor without grpc-js', durableFloor: 'durable floor' };
 
 /** Runs every side `rounds` times, alternating, each on a fresh root under `rootsDir`; per side, each round's result. */
 async function alternate(rounds: number, snapbenchFlags: string[], rootsDir: string): Promise<Runs> {
-  const runs: Runs = { strata: [], containerd: [], floor: [], durableFloor: [] };
+  const runs: Runs = { strata: [], containerd: [], floor: [], bareFloor: [], durableFloor: [] };
   for (let round = 0; round < rounds; round++) {
     for (const side of Object.keys(SIDES) as Side[]) {
       const dir = fs.mkdtempSync(path.join(rootsDir, `${side}-`));
