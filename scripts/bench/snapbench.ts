@@ -21,7 +21,7 @@ export const CONTAINERD_OVERLAYFS = `exec ${HARNESS_BIN}/refsnap --async-remove 
 export const STRATA_FLOOR = `exec ${process.execPath} ${path.join(PACKAGE_ROOT, 'dist', 'scripts', 'bench', 'floor-server.js')} {socket}`;
 
 /** The same floor over node:http2 without grpc-js (bare-grpc.ts): what Node.js's transport alone costs. */
-export const STRATA_BARE_FLOOR = `${STRATA_FLOOR.replace(' {socket}', ' --bare-http2 {socket}')}`;
+export const STRATA_BARE_FLOOR = STRATA_FLOOR.replace(' {socket}', ' --bare-http2 {socket}');
 
 /** The same floor with containerd's disk work and a durable LMDB commit in each write. */
 export const STRATA_DURABLE_FLOOR = `${STRATA_FLOOR} {root}`;

@@ -29,7 +29,7 @@ export async function create(name: string, table: string): Promise<void> {
     await dmIoctl(DmCommand.deviceRemove, { name }, 'remove').catch(() => undefined);
     throw err;
   }
-  makeNode(name, created);
+  ensureNode({ name, ...decodeDev(created.dev) });
 }
 
 /** Loads `table` as the inactive table of `name`; it takes effect on resume. */
@@ -67,7 +67,7 @@ export async function remove(name: string, mode: RemoveMode = 'retry'): Promise<
     }
   }
   // A deferred removal of an open device leaves it, and its node, in place.
-  if ((await info(name)) === undefined) removeNode(name);
+  if (mode !== 'deferred' || (await info(name)) === undefined) removeNode(name);
 }
 
 /** The kernel's refusal of a device that is open. */
@@ -100,7 +100,8 @@ export async function suspend(name: string, options: { noflush?: boolean } = {})
 }
 
 export async function resume(name: string): Promise<void> {
-  makeNode(name, await dmIoctl(DmCommand.deviceSuspend, { name }, 'resume'));
+  const answer = await dmIoctl(DmCommand.deviceSuspend, { name }, 'resume');
+  ensureNode({ name, ...decodeDev(answer.dev) });
 }
 
 export async function message(name: string, sector: number, text: string): Promise<void> {
@@ -127,33 +128,30 @@ export function nodePath(name: string): string {
   return `/dev/mapper/${name}`;
 }
 
+/** A device's name and number: what its node is made from. */
+type DeviceNumber = Pick<DeviceInfo, 'name' | 'major' | 'minor'>;
+
 /**
- * Makes /dev/mapper/<name> for the device number in `answer`, unless a node
- * for that device is there (made earlier, or a udev link to it). A node for
- * another number, left from an earlier device of that name, is replaced: it
- * would mount the wrong device.
+ * Makes /dev/mapper/<name> for the device's number, unless a node for that
+ * device is there (made earlier, or a udev link to it). A node for another
+ * number, left from an earlier device of that name, is replaced: it would
+ * mount the wrong device.
  */
-function makeNode(name: string, answer: DmAnswer): void {
-  const { major, minor } = decodeDev(answer.dev);
-  if (hasNode({ name, major, minor })) return;
-  const path = nodePath(name);
+export function ensureNode(device: DeviceNumber): void {
+  if (hasNode(device)) return;
+  const path = nodePath(device.name);
   rmSync(path, { force: true });
-  libc().mknodBlockOrChar(path, 'block', 0o600, major, minor);
+  libc().mknodBlockOrChar(path, 'block', 0o600, device.major, device.minor);
 }
 
 /** Whether /dev/mapper/<name> is there and is the node of this device (a udev link to it counts). */
-export function hasNode(device: Pick<DeviceInfo, 'name' | 'major' | 'minor'>): boolean {
+export function hasNode(device: DeviceNumber): boolean {
   const existing = statSync(nodePath(device.name), { throwIfNoEntry: false, bigint: true });
   return existing !== undefined && existing.isBlockDevice() && existing.rdev === makedev(device.major, device.minor);
 }
 
 function removeNode(name: string): void {
   rmSync(nodePath(name), { force: true });
-}
-
-/** Makes sure /dev/mapper/<name> exists and is the kernel's device of that name. */
-export async function ensureNode(name: string): Promise<void> {
-  makeNode(name, await dmIoctl(DmCommand.deviceStatus, { name }, 'info'));
 }
 
 export interface DeviceInfo {

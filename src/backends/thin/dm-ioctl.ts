@@ -12,7 +12,6 @@ import { libc } from './libc';
 
 /** The ioctl numbers' command part (enum in dm-ioctl.h). */
 export const DmCommand = {
-  version: 0,
   listDevices: 2,
   deviceCreate: 3,
   deviceRemove: 4,
@@ -163,7 +162,8 @@ function encodeRequest(request: DmRequest, minimumBytes: number): Buffer {
 function writeName(buffer: Buffer, name: string): void {
   const bytes = Buffer.from(name);
   // The kernel needs the terminating NUL inside the field.
-  if (bytes.length >= NAME_BYTES || bytes.includes(0)) throw new Error(`device-mapper name ${JSON.stringify(name)} is longer than ${NAME_BYTES - 1} bytes`);
+  if (bytes.length >= NAME_BYTES) throw new Error(`device-mapper name ${JSON.stringify(name)} is longer than ${NAME_BYTES - 1} bytes`);
+  if (bytes.includes(0)) throw new Error(`device-mapper name ${JSON.stringify(name)} holds a NUL byte`);
   bytes.copy(buffer, NAME_OFFSET);
 }
 

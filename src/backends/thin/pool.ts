@@ -148,7 +148,7 @@ export class ThinPool {
       const info = await dm.info(name);
       if (!info) throw err;
       if (info.suspended) await dm.resume(name);
-      else await dm.ensureNode(name);
+      else dm.ensureNode(info);
     }
   }
 
